@@ -1,0 +1,156 @@
+//! `sluice`: the relay binary. With no arguments it serves on `127.0.0.1:8080` with the embedded
+//! defaults; `--config FILE.toml` and the flags below override them (flags win over the file).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use sluice::config::{parse_duration, parse_size};
+use sluice::logging::{self, LogFormat};
+use sluice::{Config, Reactor};
+
+/// A low-latency WebSocket stream relay: publish on /pub/<topic>, subscribe on
+/// /sub/<topic>[,<topic>…], echo on /echo, health on /healthz.
+#[derive(Debug, Parser)]
+#[command(name = "sluice", version, about, long_about = None)]
+struct Cli {
+    /// TOML configuration file (every key optional; unknown keys are errors).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Validate this configuration file, print the result and exit.
+    #[arg(long, value_name = "FILE")]
+    check_config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<std::net::SocketAddr>,
+    /// Largest message after reassembly, e.g. 1MiB; larger closes with 1009.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    max_message_size: Option<usize>,
+    /// Largest single frame payload, e.g. 1MiB; larger closes with 1009.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    max_frame_size: Option<usize>,
+    /// Bound on bytes queued to one connection, e.g. 4MiB; past it a slow consumer is closed with 1008.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    max_queued_bytes: Option<usize>,
+    /// Bound on the HTTP request header section, e.g. 8KiB; past it 431.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    max_header_bytes: Option<usize>,
+    /// Bound on the number of request headers; past it 431.
+    #[arg(long, value_name = "N")]
+    max_headers: Option<usize>,
+    /// Deadline from accept to a completed upgrade, e.g. 10s.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    handshake_timeout: Option<Duration>,
+    /// Ping a connection after this long without input, e.g. 30s; 0 disables.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    idle_ping: Option<Duration>,
+    /// Close a connection that does not answer a keepalive ping within this time.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pong_timeout: Option<Duration>,
+    /// Time allowed to a closing connection to flush and see the peer's EOF.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    close_timeout: Option<Duration>,
+    /// Time allowed to flush on a graceful stop (SIGINT/SIGTERM).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    shutdown_timeout: Option<Duration>,
+    /// Log level: error, warn, info, debug, trace [default: RUST_LOG or info].
+    #[arg(long, value_name = "LEVEL")]
+    log_level: Option<String>,
+    /// Log format: text or json.
+    #[arg(long, value_name = "FORMAT", default_value = "text")]
+    log_format: LogFormat,
+}
+
+impl Cli {
+    /// Apply command-line overrides on top of the file (or the defaults).
+    fn apply(&self, config: &mut Config) {
+        let l = &mut config.limits;
+        if let Some(v) = self.listen {
+            config.listen = v;
+        }
+        macro_rules! set {
+            ($($field:ident),*) => { $( if let Some(v) = self.$field { l.$field = v; } )* };
+        }
+        set!(
+            max_message_size,
+            max_frame_size,
+            max_queued_bytes,
+            max_header_bytes,
+            max_headers,
+            handshake_timeout,
+            idle_ping,
+            pong_timeout,
+            close_timeout,
+            shutdown_timeout
+        );
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Err(e) = logging::init(cli.log_level.as_deref(), cli.log_format) {
+        eprintln!("sluice: {e}");
+        return ExitCode::from(2);
+    }
+    if let Some(path) = &cli.check_config {
+        return match Config::from_toml_file(path) {
+            Ok(_) => {
+                println!("{}: ok", path.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::from(2)
+            }
+        };
+    }
+    let mut config = match &cli.config {
+        Some(path) => match Config::from_toml_file(path) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("{e}");
+                return ExitCode::from(2);
+            }
+        },
+        None => Config::default(),
+    };
+    cli.apply(&mut config);
+    match run(config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            log::error!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(config: Config) -> Result<(), sluice::Error> {
+    let mut reactor = Reactor::bind(config.clone())?;
+    let handle = reactor.handle();
+    let mut signals = signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+    ])?;
+    std::thread::Builder::new().name("signals".into()).spawn(move || {
+        let mut seen = 0;
+        for signal in signals.forever() {
+            seen += 1;
+            if seen > 1 {
+                log::warn!("second signal {signal}: exiting without draining");
+                std::process::exit(130);
+            }
+            log::info!("signal {signal}: stopping gracefully (send again to force)");
+            handle.stop();
+        }
+    })?;
+    let l = &config.limits;
+    log::info!(
+        "sluice {} listening on {} (max message {} B, queue bound {} B per connection)",
+        env!("CARGO_PKG_VERSION"),
+        reactor.local_addr(),
+        l.max_message_size,
+        l.max_queued_bytes
+    );
+    reactor.run()
+}

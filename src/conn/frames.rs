@@ -1,0 +1,556 @@
+//! WebSocket frames on Sluice's own buffers, with tungstenite's header codec.
+//!
+//! tungstenite's `FrameHeader` parses and formats headers and its `OpCode`/`CloseCode` name the
+//! protocol; this module adds what a zero-copy relay needs around them: frames are parsed in place
+//! from the reactor's read buffer (no per-connection read buffer, no per-frame allocation),
+//! payloads are unmasked in place, limits are decided from the header before any payload is
+//! buffered, fragmented messages are reassembled with incremental UTF-8 validation (fail fast on
+//! the first bad fragment), and every violation is mapped to the close code RFC 6455 asks for.
+
+use std::io::Cursor;
+
+use tungstenite::protocol::frame::coding::{CloseCode, Control, Data, OpCode};
+use tungstenite::protocol::frame::FrameHeader;
+
+/// Close code 1001: going away (server stopping, keepalive timeout).
+pub const CLOSE_AWAY: u16 = 1001;
+/// Close code 1002: protocol error.
+pub const CLOSE_PROTOCOL: u16 = 1002;
+/// Close code 1007: invalid payload data (bad UTF-8 in a text message or close reason).
+pub const CLOSE_INVALID: u16 = 1007;
+/// Close code 1008: policy violation (slow consumer).
+pub const CLOSE_POLICY: u16 = 1008;
+/// Close code 1009: message too big.
+pub const CLOSE_TOO_BIG: u16 = 1009;
+
+/// Which side of the connection we are: servers require masked frames from clients, clients
+/// require unmasked frames from servers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Role {
+    Server,
+    #[allow(dead_code)] // used by client-mode connections (connectors)
+    Client,
+}
+
+/// Frame size limits, copied from the configuration.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FrameLimits {
+    pub(crate) max_frame: usize,
+    pub(crate) max_message: usize,
+}
+
+/// Why we are closing: a close code and a short reason (at most 123 bytes on the wire).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CloseReason {
+    pub(crate) code: u16,
+    pub(crate) reason: String,
+}
+
+impl CloseReason {
+    pub(crate) fn new(code: u16, reason: impl Into<String>) -> Self {
+        let mut reason = reason.into();
+        if reason.len() > 123 {
+            let mut cut = 123;
+            while !reason.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            reason.truncate(cut);
+        }
+        CloseReason { code, reason }
+    }
+}
+
+/// A complete event read from the peer, handed to the connection's handler.
+#[derive(Debug)]
+pub(crate) enum Event<'a> {
+    /// A whole data message (reassembled if it was fragmented).
+    Message { text: bool, payload: &'a [u8] },
+    /// A ping; the handler answers it with a pong carrying the same payload.
+    Ping(&'a [u8]),
+    /// A pong (any payload).
+    Pong,
+    /// A valid close frame: the peer's code (if any). The handler echoes it.
+    Close(Option<u16>),
+}
+
+/// What the handler wants after an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Flow {
+    /// Keep parsing.
+    Continue,
+    /// Stop here (after this frame); the caller flushes and calls again.
+    Pause,
+    /// Stop reading frames for good (close handshake under way).
+    Stop,
+}
+
+/// Result of [`FrameReader::process`].
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Progress {
+    /// Bytes of the input consumed (whole frames only).
+    pub(crate) consumed: usize,
+    /// The handler's last flow decision, `Continue` if the input simply ran out.
+    pub(crate) flow: Flow,
+    /// If the input ended inside a frame, that frame's total size (header + payload), when the
+    /// header was complete; lets the caller size a buffer for a large frame.
+    pub(crate) pending_frame: Option<usize>,
+}
+
+/// A fragmented message being reassembled.
+#[derive(Debug)]
+struct Fragments {
+    text: bool,
+    buf: Vec<u8>,
+    /// Prefix of `buf` known to be valid UTF-8 (text only).
+    utf8_ok: usize,
+}
+
+/// Per-connection frame state: only the fragmented message in progress, if any. An idle
+/// connection's reader owns no heap memory.
+#[derive(Debug)]
+pub(crate) struct FrameReader {
+    role: Role,
+    frag: Option<Box<Fragments>>,
+}
+
+/// The header of one frame, validated.
+struct Head {
+    fin: bool,
+    opcode: OpCode,
+    mask: Option<[u8; 4]>,
+    header_len: usize,
+    payload_len: usize,
+}
+
+impl FrameReader {
+    pub(crate) fn new(role: Role) -> Self {
+        FrameReader { role, frag: None }
+    }
+
+    /// Parse and handle every complete frame at the start of `buf`, unmasking payloads in place.
+    /// Returns how far it got, or the close the protocol demands.
+    pub(crate) fn process<F>(
+        &mut self,
+        buf: &mut [u8],
+        limits: &FrameLimits,
+        mut handler: F,
+    ) -> Result<Progress, CloseReason>
+    where
+        F: FnMut(Event<'_>) -> Flow,
+    {
+        let mut pos = 0;
+        loop {
+            let head = match self.parse_head(&buf[pos..], limits)? {
+                Some(h) => h,
+                None => {
+                    return Ok(Progress {
+                        consumed: pos,
+                        flow: Flow::Continue,
+                        pending_frame: None,
+                    })
+                }
+            };
+            let total = head.header_len + head.payload_len;
+            if buf.len() - pos < total {
+                return Ok(Progress {
+                    consumed: pos,
+                    flow: Flow::Continue,
+                    pending_frame: Some(total),
+                });
+            }
+            let payload = &mut buf[pos + head.header_len..pos + total];
+            if let Some(mask) = head.mask {
+                apply_mask(payload, mask);
+            }
+            pos += total;
+            let flow = self.on_frame(head, payload, limits, &mut handler)?;
+            if flow != Flow::Continue {
+                return Ok(Progress { consumed: pos, flow, pending_frame: None });
+            }
+        }
+    }
+
+    fn parse_head(&self, buf: &[u8], limits: &FrameLimits) -> Result<Option<Head>, CloseReason> {
+        let mut cursor = Cursor::new(buf);
+        let (header, len) = match FrameHeader::parse(&mut cursor) {
+            Ok(Some(h)) => h,
+            Ok(None) => return Ok(None),
+            Err(e) => return Err(CloseReason::new(CLOSE_PROTOCOL, e.to_string())),
+        };
+        if header.rsv1 || header.rsv2 || header.rsv3 {
+            return Err(CloseReason::new(
+                CLOSE_PROTOCOL,
+                "reserved bits set, no extension negotiated",
+            ));
+        }
+        match (self.role, header.mask.is_some()) {
+            (Role::Server, false) => {
+                return Err(CloseReason::new(CLOSE_PROTOCOL, "client frames must be masked"))
+            }
+            (Role::Client, true) => {
+                return Err(CloseReason::new(CLOSE_PROTOCOL, "server frames must not be masked"))
+            }
+            _ => {}
+        }
+        if let OpCode::Control(_) = header.opcode {
+            if len > 125 {
+                return Err(CloseReason::new(
+                    CLOSE_PROTOCOL,
+                    "control frame payload over 125 bytes",
+                ));
+            }
+            if !header.is_final {
+                return Err(CloseReason::new(CLOSE_PROTOCOL, "fragmented control frame"));
+            }
+        } else if len > limits.max_frame as u64 {
+            return Err(CloseReason::new(
+                CLOSE_TOO_BIG,
+                format!("frame of {len} bytes exceeds the {}-byte limit", limits.max_frame),
+            ));
+        }
+        Ok(Some(Head {
+            fin: header.is_final,
+            opcode: header.opcode,
+            mask: header.mask,
+            header_len: cursor.position() as usize,
+            payload_len: len as usize,
+        }))
+    }
+
+    fn on_frame<F>(
+        &mut self,
+        head: Head,
+        payload: &[u8],
+        limits: &FrameLimits,
+        handler: &mut F,
+    ) -> Result<Flow, CloseReason>
+    where
+        F: FnMut(Event<'_>) -> Flow,
+    {
+        match head.opcode {
+            OpCode::Data(Data::Text | Data::Binary) if self.frag.is_some() => {
+                Err(CloseReason::new(
+                    CLOSE_PROTOCOL,
+                    "new data frame while a fragmented message is in progress",
+                ))
+            }
+            OpCode::Data(kind @ (Data::Text | Data::Binary)) => {
+                let text = kind == Data::Text;
+                if head.fin {
+                    if text && std::str::from_utf8(payload).is_err() {
+                        return Err(CloseReason::new(
+                            CLOSE_INVALID,
+                            "invalid UTF-8 in text message",
+                        ));
+                    }
+                    return Ok(handler(Event::Message { text, payload }));
+                }
+                let mut frag = Box::new(Fragments { text, buf: Vec::new(), utf8_ok: 0 });
+                frag.append(payload, limits)?;
+                self.frag = Some(frag);
+                Ok(Flow::Continue)
+            }
+            OpCode::Data(Data::Continue) => {
+                let Some(frag) = self.frag.as_mut() else {
+                    return Err(CloseReason::new(
+                        CLOSE_PROTOCOL,
+                        "continuation frame without a message",
+                    ));
+                };
+                frag.append(payload, limits)?;
+                if !head.fin {
+                    return Ok(Flow::Continue);
+                }
+                let frag = self.frag.take().expect("checked above");
+                if frag.text && frag.utf8_ok != frag.buf.len() {
+                    return Err(CloseReason::new(CLOSE_INVALID, "invalid UTF-8 in text message"));
+                }
+                Ok(handler(Event::Message { text: frag.text, payload: &frag.buf }))
+            }
+            OpCode::Control(Control::Ping) => Ok(handler(Event::Ping(payload))),
+            OpCode::Control(Control::Pong) => Ok(handler(Event::Pong)),
+            OpCode::Control(Control::Close) => {
+                let code = parse_close(payload)?;
+                handler(Event::Close(code));
+                Ok(Flow::Stop)
+            }
+            // FrameHeader::parse already refuses reserved opcodes.
+            OpCode::Data(Data::Reserved(_)) | OpCode::Control(Control::Reserved(_)) => {
+                Err(CloseReason::new(CLOSE_PROTOCOL, "reserved opcode"))
+            }
+        }
+    }
+}
+
+impl Fragments {
+    fn append(&mut self, payload: &[u8], limits: &FrameLimits) -> Result<(), CloseReason> {
+        let total = self.buf.len() + payload.len();
+        if total > limits.max_message {
+            return Err(CloseReason::new(
+                CLOSE_TOO_BIG,
+                format!("message exceeds the {}-byte limit", limits.max_message),
+            ));
+        }
+        self.buf.extend_from_slice(payload);
+        if self.text {
+            match std::str::from_utf8(&self.buf[self.utf8_ok..]) {
+                Ok(_) => self.utf8_ok = self.buf.len(),
+                Err(e) if e.error_len().is_none() => self.utf8_ok += e.valid_up_to(),
+                Err(_) => {
+                    return Err(CloseReason::new(CLOSE_INVALID, "invalid UTF-8 in text message"))
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Validate a close frame's payload: empty, or a permitted code and a UTF-8 reason.
+fn parse_close(payload: &[u8]) -> Result<Option<u16>, CloseReason> {
+    match payload.len() {
+        0 => Ok(None),
+        1 => Err(CloseReason::new(CLOSE_PROTOCOL, "close frame with a 1-byte payload")),
+        _ => {
+            let code = u16::from_be_bytes([payload[0], payload[1]]);
+            if !CloseCode::from(code).is_allowed() {
+                return Err(CloseReason::new(CLOSE_PROTOCOL, format!("invalid close code {code}")));
+            }
+            if std::str::from_utf8(&payload[2..]).is_err() {
+                return Err(CloseReason::new(CLOSE_INVALID, "invalid UTF-8 in close reason"));
+            }
+            Ok(Some(code))
+        }
+    }
+}
+
+/// XOR `buf` with the 4-byte mask, 8 bytes at a time.
+pub(crate) fn apply_mask(buf: &mut [u8], mask: [u8; 4]) {
+    let wide = u64::from_ne_bytes([
+        mask[0], mask[1], mask[2], mask[3], mask[0], mask[1], mask[2], mask[3],
+    ]);
+    let mut chunks = buf.chunks_exact_mut(8);
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        chunk.copy_from_slice(&(u64::from_ne_bytes(word) ^ wide).to_ne_bytes());
+    }
+    for (i, b) in chunks.into_remainder().iter_mut().enumerate() {
+        *b ^= mask[i & 3];
+    }
+}
+
+/// Append one unmasked (server) or masked (client) frame to `out`: FIN set, header formatted by
+/// tungstenite, then the payload.
+pub(crate) fn encode_frame(
+    out: &mut Vec<u8>,
+    opcode: OpCode,
+    payload: &[u8],
+    mask: Option<[u8; 4]>,
+) {
+    let header = FrameHeader { opcode, mask, ..FrameHeader::default() };
+    header.format(payload.len() as u64, out).expect("writing to a Vec cannot fail");
+    let start = out.len();
+    out.extend_from_slice(payload);
+    if let Some(mask) = mask {
+        apply_mask(&mut out[start..], mask);
+    }
+}
+
+/// The opcode of a data message.
+pub(crate) fn data_opcode(text: bool) -> OpCode {
+    OpCode::Data(if text { Data::Text } else { Data::Binary })
+}
+
+/// The opcodes of control frames.
+pub(crate) fn close_opcode() -> OpCode {
+    OpCode::Control(Control::Close)
+}
+
+/// The ping opcode.
+pub(crate) fn ping_opcode() -> OpCode {
+    OpCode::Control(Control::Ping)
+}
+
+/// The pong opcode.
+pub(crate) fn pong_opcode() -> OpCode {
+    OpCode::Control(Control::Pong)
+}
+
+/// A close frame payload: code then reason.
+pub(crate) fn close_payload(code: u16, reason: &str) -> Vec<u8> {
+    let mut p = Vec::with_capacity(2 + reason.len());
+    p.extend_from_slice(&code.to_be_bytes());
+    p.extend_from_slice(reason.as_bytes());
+    p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMITS: FrameLimits = FrameLimits { max_frame: 1000, max_message: 2000 };
+
+    fn client_frame(opcode: u8, fin: bool, payload: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let header = FrameHeader {
+            is_final: fin,
+            opcode: OpCode::from(opcode),
+            mask: Some([1, 2, 3, 4]),
+            ..FrameHeader::default()
+        };
+        header.format(payload.len() as u64, &mut out).unwrap();
+        let start = out.len();
+        out.extend_from_slice(payload);
+        apply_mask(&mut out[start..], [1, 2, 3, 4]);
+        out
+    }
+
+    /// Run the reader over `input`, collecting events as owned values.
+    fn run(input: &[u8]) -> (Result<Progress, CloseReason>, Vec<String>) {
+        let mut reader = FrameReader::new(Role::Server);
+        let mut buf = input.to_vec();
+        let mut events = Vec::new();
+        let r = reader.process(&mut buf, &LIMITS, |e| {
+            events.push(match e {
+                Event::Message { text, payload } => {
+                    format!("{}:{}", if text { "t" } else { "b" }, String::from_utf8_lossy(payload))
+                }
+                Event::Ping(p) => format!("ping:{}", String::from_utf8_lossy(p)),
+                Event::Pong => "pong".into(),
+                Event::Close(c) => format!("close:{c:?}"),
+            });
+            Flow::Continue
+        });
+        (r, events)
+    }
+
+    #[test]
+    fn mask_matches_bytewise_xor() {
+        for len in 0..40 {
+            let data: Vec<u8> = (0..len as u8).collect();
+            let mut fast = data.clone();
+            apply_mask(&mut fast, [9, 8, 7, 6]);
+            let slow: Vec<u8> =
+                data.iter().enumerate().map(|(i, b)| b ^ [9, 8, 7, 6][i % 4]).collect();
+            assert_eq!(fast, slow);
+        }
+    }
+
+    #[test]
+    fn whole_and_split_frames() {
+        let mut input = client_frame(1, true, b"hello");
+        input.extend(client_frame(2, true, b"bin"));
+        let (r, ev) = run(&input);
+        assert_eq!(ev, ["t:hello", "b:bin"]);
+        assert_eq!(r.unwrap().consumed, input.len());
+        // Every prefix parses up to the last whole frame and no further.
+        for cut in 0..input.len() {
+            let (r, _) = run(&input[..cut]);
+            let p = r.unwrap();
+            assert!(p.consumed == 0 || p.consumed == 11, "cut {cut}: {p:?}");
+        }
+    }
+
+    #[test]
+    fn fragments_reassemble_with_interleaved_ping() {
+        let mut input = client_frame(1, false, b"he");
+        input.extend(client_frame(9, true, b"p"));
+        input.extend(client_frame(0, false, b"ll"));
+        input.extend(client_frame(0, true, b"o"));
+        let (r, ev) = run(&input);
+        r.unwrap();
+        assert_eq!(ev, ["ping:p", "t:hello"]);
+    }
+
+    #[test]
+    fn utf8_split_across_fragments_is_valid_and_bad_utf8_fails_fast() {
+        let euro = "€".as_bytes(); // 3 bytes
+        let mut input = client_frame(1, false, &euro[..1]);
+        input.extend(client_frame(0, true, &euro[1..]));
+        let (r, ev) = run(&input);
+        r.unwrap();
+        assert_eq!(ev, ["t:€"]);
+        let bad = client_frame(1, false, &[0xff]);
+        assert_eq!(run(&bad).0.unwrap_err().code, CLOSE_INVALID);
+        let bad = client_frame(1, true, &[0xe2, 0x82]);
+        assert_eq!(run(&bad).0.unwrap_err().code, CLOSE_INVALID);
+    }
+
+    #[test]
+    fn protocol_errors() {
+        let code = |input: &[u8]| run(input).0.unwrap_err().code;
+        // Unmasked client frame.
+        assert_eq!(code(&[0x81, 0x01, b'a']), CLOSE_PROTOCOL);
+        // RSV1 set.
+        let mut f = client_frame(1, true, b"a");
+        f[0] |= 0x40;
+        assert_eq!(code(&f), CLOSE_PROTOCOL);
+        // Reserved opcodes.
+        assert_eq!(code(&client_frame(3, true, b"")), CLOSE_PROTOCOL);
+        assert_eq!(code(&client_frame(11, true, b"")), CLOSE_PROTOCOL);
+        // Fragmented ping, oversized ping.
+        assert_eq!(code(&client_frame(9, false, b"")), CLOSE_PROTOCOL);
+        assert_eq!(code(&client_frame(9, true, &[0; 126])), CLOSE_PROTOCOL);
+        // Continuation without start; new message inside a fragmented one.
+        assert_eq!(code(&client_frame(0, true, b"x")), CLOSE_PROTOCOL);
+        let mut f = client_frame(1, false, b"x");
+        f.extend(client_frame(1, true, b"y"));
+        assert_eq!(code(&f), CLOSE_PROTOCOL);
+        // Close payloads.
+        assert_eq!(code(&client_frame(8, true, &[3])), CLOSE_PROTOCOL);
+        assert_eq!(code(&client_frame(8, true, &close_payload(1005, ""))), CLOSE_PROTOCOL);
+        assert_eq!(code(&client_frame(8, true, &close_payload(2000, ""))), CLOSE_PROTOCOL);
+        let mut p = close_payload(1000, "");
+        p.push(0xff);
+        assert_eq!(code(&client_frame(8, true, &p)), CLOSE_INVALID);
+    }
+
+    #[test]
+    fn close_codes_are_reported() {
+        let (r, ev) = run(&client_frame(8, true, &close_payload(4001, "bye")));
+        assert_eq!(r.unwrap().flow, Flow::Stop);
+        assert_eq!(ev, ["close:Some(4001)"]);
+        let (_, ev) = run(&client_frame(8, true, b""));
+        assert_eq!(ev, ["close:None"]);
+    }
+
+    #[test]
+    fn size_limits_are_decided_from_the_header() {
+        // A frame header declaring 2^63 bytes, with no payload at all.
+        let mut f = vec![0x82, 0xff];
+        f.extend_from_slice(&(1u64 << 63).to_be_bytes());
+        f.extend_from_slice(&[1, 2, 3, 4]);
+        assert_eq!(run(&f).0.unwrap_err().code, CLOSE_TOO_BIG);
+        // Frames within max_frame whose sum exceeds max_message.
+        let mut f = client_frame(2, false, &[0; 900]);
+        f.extend(client_frame(0, false, &[0; 900]));
+        f.extend(client_frame(0, true, &[0; 900]));
+        assert_eq!(run(&f).0.unwrap_err().code, CLOSE_TOO_BIG);
+    }
+
+    #[test]
+    fn pending_frame_size_is_reported() {
+        let f = client_frame(2, true, &[7; 600]);
+        let p = run(&f[..100]).0.unwrap();
+        assert_eq!(p.consumed, 0);
+        assert_eq!(p.pending_frame, Some(f.len()));
+    }
+
+    #[test]
+    fn encode_round_trips_through_the_client_reader() {
+        let mut out = Vec::new();
+        encode_frame(&mut out, data_opcode(true), b"hi", None);
+        assert_eq!(out, [0x81, 2, b'h', b'i']);
+        let mut reader = FrameReader::new(Role::Client);
+        let mut got = Vec::new();
+        reader
+            .process(&mut out, &LIMITS, |e| {
+                if let Event::Message { payload, .. } = e {
+                    got.extend_from_slice(payload);
+                }
+                Flow::Continue
+            })
+            .unwrap();
+        assert_eq!(got, b"hi");
+    }
+}

@@ -1,0 +1,162 @@
+//! Routing an HTTP request to what serves it: the built-in endpoints of DESIGN.md, and the
+//! endpoints an embedding service adds with [`crate::Reactor::add_endpoint`].
+//!
+//! | path | serves |
+//! |---|---|
+//! | `/pub/<topic>` | WebSocket; every message is published to `<topic>` |
+//! | `/sub/<topic>[,<topic>…]` | WebSocket; receives every message of those topics |
+//! | `/echo` | WebSocket; echoes every message |
+//! | `/healthz` | plain HTTP `200 ok` |
+//!
+//! Custom endpoints are matched first, by exact path.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use crate::conn::http::{Request, Response};
+use crate::topic::validate_topic;
+
+/// A handler for a custom plain-HTTP endpoint. It runs on the reactor thread, so it must be quick.
+pub type HttpHandler = Box<dyn FnMut(&Request<'_>) -> Response + Send>;
+
+/// What a custom path serves.
+pub enum Endpoint {
+    /// Plain HTTP: the handler answers `GET` and `HEAD` requests.
+    Http(HttpHandler),
+    /// WebSocket: every message received is published to this topic.
+    Publish(String),
+    /// WebSocket: receives every message of these topics.
+    Subscribe(Vec<String>),
+}
+
+impl Endpoint {
+    /// A plain-HTTP endpoint from a closure.
+    pub fn http(handler: impl FnMut(&Request<'_>) -> Response + Send + 'static) -> Endpoint {
+        Endpoint::Http(Box::new(handler))
+    }
+}
+
+impl fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Endpoint::Http(_) => f.write_str("Http(..)"),
+            Endpoint::Publish(t) => f.debug_tuple("Publish").field(t).finish(),
+            Endpoint::Subscribe(t) => f.debug_tuple("Subscribe").field(t).finish(),
+        }
+    }
+}
+
+/// Where a request goes.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Target {
+    /// WebSocket publisher on a topic.
+    Publish(String),
+    /// WebSocket subscriber to topics (validated, deduplicated).
+    Subscribe(Vec<String>),
+    /// WebSocket echo.
+    Echo,
+    /// A plain HTTP answer.
+    Http(Response),
+    /// A custom HTTP endpoint, by path.
+    Custom(String),
+}
+
+/// The routing table.
+#[derive(Debug, Default)]
+pub(crate) struct Routes {
+    custom: HashMap<String, Endpoint>,
+}
+
+impl Routes {
+    pub(crate) fn add(&mut self, path: &str, endpoint: Endpoint) {
+        self.custom.insert(path.to_string(), endpoint);
+    }
+
+    /// Run a custom HTTP handler.
+    pub(crate) fn call(&mut self, path: &str, request: &Request<'_>) -> Response {
+        match self.custom.get_mut(path) {
+            Some(Endpoint::Http(h)) => h(request),
+            _ => Response::error(404, "no such endpoint"),
+        }
+    }
+
+    /// Resolve a request path.
+    pub(crate) fn resolve(&self, path: &str, max_topics: usize) -> Target {
+        match self.custom.get(path) {
+            Some(Endpoint::Http(_)) => return Target::Custom(path.to_string()),
+            Some(Endpoint::Publish(t)) => return Target::Publish(t.clone()),
+            Some(Endpoint::Subscribe(t)) => return Target::Subscribe(t.clone()),
+            None => {}
+        }
+        if path == "/echo" {
+            return Target::Echo;
+        }
+        if path == "/healthz" {
+            return Target::Http(Response::text(200, "ok\n"));
+        }
+        if let Some(topic) = path.strip_prefix("/pub/") {
+            return match validate_topic(topic) {
+                Ok(()) => Target::Publish(topic.to_string()),
+                Err(e) => Target::Http(Response::error(400, &e.to_string())),
+            };
+        }
+        if let Some(list) = path.strip_prefix("/sub/") {
+            let mut topics: Vec<String> = Vec::new();
+            for topic in list.split(',') {
+                if let Err(e) = validate_topic(topic) {
+                    return Target::Http(Response::error(400, &e.to_string()));
+                }
+                if !topics.iter().any(|t| t == topic) {
+                    topics.push(topic.to_string());
+                }
+            }
+            if topics.len() > max_topics {
+                return Target::Http(Response::error(
+                    400,
+                    &format!("{} topics requested, the limit is {max_topics}", topics.len()),
+                ));
+            }
+            return Target::Subscribe(topics);
+        }
+        Target::Http(Response::error(
+            404,
+            "no such endpoint; try /pub/<topic>, /sub/<topic>, /echo",
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(t: Target) -> u16 {
+        match t {
+            Target::Http(r) => r.status,
+            _ => 101,
+        }
+    }
+
+    #[test]
+    fn builtin_routes() {
+        let r = Routes::default();
+        assert_eq!(r.resolve("/pub/trades", 64), Target::Publish("trades".into()));
+        assert_eq!(r.resolve("/sub/a,b,a", 64), Target::Subscribe(vec!["a".into(), "b".into()]));
+        assert_eq!(r.resolve("/echo", 64), Target::Echo);
+        assert_eq!(status(r.resolve("/healthz", 64)), 200);
+        assert_eq!(status(r.resolve("/nope", 64)), 404);
+        assert_eq!(status(r.resolve("/pub/", 64)), 400);
+        assert_eq!(status(r.resolve("/pub/a b", 64)), 400);
+        assert_eq!(status(r.resolve("/sub/a,,b", 64)), 400);
+        assert_eq!(status(r.resolve("/sub/a,b,c", 2)), 400);
+        assert_eq!(status(r.resolve("/pub/x/y", 64)), 400);
+    }
+
+    #[test]
+    fn custom_routes_come_first() {
+        let mut r = Routes::default();
+        r.add("/echo", Endpoint::Subscribe(vec!["x".into()]));
+        r.add("/hello", Endpoint::http(|_| Response::text(200, "hi")));
+        assert_eq!(r.resolve("/echo", 64), Target::Subscribe(vec!["x".into()]));
+        assert_eq!(r.resolve("/hello", 64), Target::Custom("/hello".into()));
+    }
+}

@@ -1,0 +1,61 @@
+//! Errors of the public API. Each variant says what the caller should do.
+
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+
+pub use crate::config::ConfigError;
+pub use crate::reactor::handle::HandleError;
+pub use crate::topic::TopicError;
+
+/// An error starting or running a [`crate::Reactor`].
+#[derive(Debug)]
+pub enum Error {
+    /// The configuration is invalid; fix the named key.
+    Config(ConfigError),
+    /// The listen address could not be bound (in use, not permitted); pick another address.
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// A custom endpoint path is not usable (must start with `/`; topics must be valid).
+    Endpoint(String),
+    /// An I/O error from the poller itself; the reactor cannot continue.
+    Io(io::Error),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Config(e) => write!(f, "configuration error: {e}"),
+            Error::Bind { addr, source } => write!(f, "cannot listen on {addr}: {source}"),
+            Error::Endpoint(why) => write!(f, "invalid endpoint: {why}"),
+            Error::Io(e) => write!(f, "reactor I/O error: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Config(e) => Some(e),
+            Error::Bind { source, .. } => Some(source),
+            Error::Io(e) => Some(e),
+            Error::Endpoint(_) => None,
+        }
+    }
+}
+
+impl From<ConfigError> for Error {
+    fn from(e: ConfigError) -> Self {
+        Error::Config(e)
+    }
+}
+
+impl From<io::Error> for Error {
+    fn from(e: io::Error) -> Self {
+        Error::Io(e)
+    }
+}

@@ -1,0 +1,48 @@
+//! # Sluice
+//!
+//! A low-latency WebSocket stream relay. Producers publish on `/pub/<topic>`, subscribers
+//! receive on `/sub/<topic>[,<topic>…]`; a single-threaded, hand-written `mio` reactor owns every
+//! socket, parses HTTP with `httparse` and frames with `tungstenite`'s codec on its own buffers,
+//! and writes each message to all its subscribers from one shared, once-encoded buffer.
+//!
+//! The public face is small:
+//!
+//! - [`Config`]: every limit with its documented default, loadable from TOML;
+//! - [`Reactor`]: bind, add custom endpoints, then [`Reactor::run`] (or drive it with
+//!   [`Reactor::poll_once`] from a host loop);
+//! - [`Handle`]: `Clone + Send`; publish from any thread, read statistics, stop gracefully;
+//! - [`Error`] and the per-layer error types it wraps.
+//!
+//! ```no_run
+//! use sluice::{Config, Endpoint, Reactor, Response};
+//!
+//! let mut reactor = Reactor::bind(Config::default())?;
+//! reactor.add_endpoint("/version", Endpoint::http(|_| Response::text(200, "1.0\n")))?;
+//! let handle = reactor.handle();
+//! std::thread::spawn(move || {
+//!     let _ = handle.publish("ticks", "tick");
+//! });
+//! reactor.run()?;
+//! # Ok::<(), sluice::Error>(())
+//! ```
+
+#![warn(missing_docs)]
+
+pub mod config;
+mod conn;
+mod endpoint;
+pub mod error;
+pub mod logging;
+mod reactor;
+mod topic;
+
+pub use config::{Config, Limits};
+pub use conn::http::{Request, Response};
+pub use endpoint::{Endpoint, HttpHandler};
+pub use error::{ConfigError, Error, HandleError, TopicError};
+pub use reactor::handle::{Handle, Message};
+pub use reactor::stats::Stats;
+pub use reactor::{
+    Reactor, Status, ACCEPT_BUDGET, ACCEPT_PAUSE, COMMAND_BUDGET, READS_PER_WAKE, SCRATCH_LEN,
+};
+pub use topic::{validate_topic, MAX_TOPIC_LEN};

@@ -1,0 +1,519 @@
+//! The reactor's connection-facing state and what happens to bytes once they are read: HTTP
+//! requests and upgrades, WebSocket frames, fan-out, flushing, timers, and freeing connections.
+//!
+//! `Core` owns everything a handler touches; the socket-reading loop in `mod.rs` owns the
+//! scratch buffer and lends a slice of it here, so the two never alias.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use mio::Registry;
+use slab::Slab;
+
+use crate::config::Limits;
+use crate::conn::frames::{self, CloseReason, Event, Flow, FrameLimits};
+use crate::conn::http::{self, Parsed, Response};
+use crate::conn::out::Flushed;
+use crate::conn::{Conn, Kind, State, TimerVerdict};
+use crate::endpoint::{Routes, Target};
+use crate::reactor::stats::Stats;
+use crate::reactor::timer::Timers;
+use crate::topic::{TopicId, Topics};
+
+/// Encoded frames of one read are fanned out together once they reach this size.
+const BATCH_FLUSH: usize = 64 * 1024;
+
+/// Where the data messages parsed from one connection go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sink {
+    Topic(TopicId),
+    Echo,
+    Discard,
+}
+
+pub(crate) struct Core {
+    pub(crate) conns: Slab<Conn>,
+    pub(crate) topics: Topics,
+    pub(crate) timers: Timers,
+    pub(crate) routes: Routes,
+    pub(crate) stats: Stats,
+    pub(crate) limits: Limits,
+    registry: Registry,
+    frame_limits: FrameLimits,
+    /// Connections with queued output, flushed once at the end of the loop iteration.
+    dirty: Vec<usize>,
+    /// Server frames encoded for the current sink, shared by every receiver once flushed.
+    batch: Vec<u8>,
+    batch_msgs: u64,
+    batch_payload: u64,
+    /// Control frames (pongs) for the current connection when its data goes elsewhere.
+    control: Vec<u8>,
+}
+
+impl Core {
+    pub(crate) fn new(limits: Limits, registry: Registry) -> Core {
+        Core {
+            conns: Slab::new(),
+            topics: Topics::default(),
+            timers: Timers::default(),
+            routes: Routes::default(),
+            stats: Stats::default(),
+            frame_limits: FrameLimits {
+                max_frame: limits.max_frame_size,
+                max_message: limits.max_message_size,
+            },
+            limits,
+            registry,
+            dirty: Vec::new(),
+            batch: Vec::with_capacity(BATCH_FLUSH * 2),
+            batch_msgs: 0,
+            batch_payload: 0,
+            control: Vec::new(),
+        }
+    }
+
+    /// Handle bytes read from connection `key`; returns how many were consumed. Unconsumed bytes
+    /// (a partial request head or frame) are kept by the caller.
+    pub(crate) fn on_bytes(&mut self, key: usize, data: &mut [u8], now: Instant) -> usize {
+        match self.conns[key].state() {
+            State::Http => self.on_http(key, data, now),
+            State::Open => self.on_frames(key, data, now),
+            State::Closing | State::Linger => data.len(),
+        }
+    }
+
+    fn on_http(&mut self, key: usize, data: &mut [u8], now: Instant) -> usize {
+        let mut pos = 0;
+        loop {
+            let mut headers = vec![httparse::EMPTY_HEADER; self.limits.max_headers];
+            let (len, request) =
+                match http::parse_request(&data[pos..], &mut headers, self.limits.max_header_bytes)
+                {
+                    Parsed::Partial => return pos,
+                    Parsed::Invalid(resp) => {
+                        self.reject(key, resp, now);
+                        return data.len();
+                    }
+                    Parsed::Complete { len, request } => (len, request),
+                };
+            let target =
+                self.routes.resolve(request.path(), self.limits.max_topics_per_subscription);
+            let response = match target {
+                Target::Http(resp) if resp.status >= 400 => {
+                    self.reject(key, resp, now);
+                    return data.len();
+                }
+                Target::Http(resp) => resp,
+                Target::Custom(path) => self.routes.call(&path, &request),
+                ws => match http::check_upgrade(&request) {
+                    Err(resp) => {
+                        self.reject(key, resp, now);
+                        return data.len();
+                    }
+                    Ok(accept) => {
+                        self.upgrade(key, ws, &accept, now);
+                        pos += len;
+                        return pos + self.on_frames(key, &mut data[pos..], now);
+                    }
+                },
+            };
+            // Plain HTTP.
+            let method = request.method();
+            if method != "GET" && method != "HEAD" {
+                let mut resp = Response::error(405, "only GET and HEAD are served here");
+                resp.headers.push(("Allow".into(), "GET, HEAD".into()));
+                self.reject(key, resp, now);
+                return data.len();
+            }
+            if request.has_body() {
+                self.reject(key, Response::error(400, "request bodies are not accepted"), now);
+                return data.len();
+            }
+            let keep_alive = request.keep_alive();
+            let bytes = response.encode(keep_alive, method == "HEAD");
+            self.stats.http_responses += 1;
+            let conn = &mut self.conns[key];
+            if !keep_alive {
+                conn.respond_and_close(bytes, now, &self.limits);
+                mark_dirty(&mut self.dirty, key, conn);
+                arm(&mut self.timers, key, conn, &self.limits);
+                return data.len();
+            }
+            conn.out.push(Arc::from(bytes));
+            conn.deadline = now + self.limits.handshake_timeout;
+            mark_dirty(&mut self.dirty, key, conn);
+            pos += len;
+        }
+    }
+
+    /// Answer an HTTP error and close.
+    fn reject(&mut self, key: usize, resp: Response, now: Instant) {
+        self.stats.handshakes_rejected += 1;
+        self.stats.http_responses += 1;
+        let conn = &mut self.conns[key];
+        log::debug!("conn {} {}: HTTP {} before upgrade", conn.id, conn.peer, resp.status);
+        conn.respond_and_close(resp.encode(false, false), now, &self.limits);
+        mark_dirty(&mut self.dirty, key, conn);
+        arm(&mut self.timers, key, conn, &self.limits);
+    }
+
+    /// Attach the connection to its endpoint and queue the `101`.
+    fn upgrade(&mut self, key: usize, target: Target, accept: &str, now: Instant) {
+        let kind = match target {
+            Target::Publish(topic) => {
+                let id = self.topics.intern(&topic);
+                self.topics.add_publisher(id);
+                Kind::Publish(id)
+            }
+            Target::Subscribe(list) => Kind::Subscribe(
+                list.iter()
+                    .map(|t| {
+                        let id = self.topics.intern(t);
+                        (id, self.topics.subscribe(id, key))
+                    })
+                    .collect(),
+            ),
+            Target::Echo => Kind::Echo,
+            Target::Http(_) | Target::Custom(_) => {
+                unreachable!("plain HTTP targets are not upgraded")
+            }
+        };
+        self.stats.upgrades += 1;
+        let conn = &mut self.conns[key];
+        conn.kind = kind;
+        conn.out.push(Arc::from(http::switching_protocols(accept)));
+        conn.last_rx = now;
+        conn.set_state(State::Open);
+        mark_dirty(&mut self.dirty, key, conn);
+        arm(&mut self.timers, key, conn, &self.limits);
+    }
+
+    /// Parse frames from an open connection, deliver its messages, answer its control frames.
+    fn on_frames(&mut self, key: usize, data: &mut [u8], now: Instant) -> usize {
+        let mut pos = 0;
+        loop {
+            let conn = &mut self.conns[key];
+            let sink = match conn.kind {
+                Kind::Publish(t) => Sink::Topic(t),
+                Kind::Echo => Sink::Echo,
+                Kind::Subscribe(_) | Kind::Http => Sink::Discard,
+            };
+            let mut close: Option<Option<u16>> = None;
+            let mut ignored = 0;
+            let (batch, control) = (&mut self.batch, &mut self.control);
+            let (batch_msgs, batch_payload) = (&mut self.batch_msgs, &mut self.batch_payload);
+            let result = conn.reader.process(&mut data[pos..], &self.frame_limits, |event| {
+                match event {
+                    Event::Message { text, payload } => {
+                        if sink == Sink::Discard {
+                            ignored += 1;
+                            return Flow::Continue;
+                        }
+                        frames::encode_frame(batch, frames::data_opcode(text), payload, None);
+                        *batch_msgs += 1;
+                        *batch_payload += payload.len() as u64;
+                        if batch.len() >= BATCH_FLUSH {
+                            return Flow::Pause;
+                        }
+                    }
+                    Event::Ping(payload) => {
+                        // Echo keeps pongs in order with its echoes; others answer directly.
+                        let out = if sink == Sink::Echo { &mut *batch } else { &mut *control };
+                        frames::encode_frame(out, frames::pong_opcode(), payload, None);
+                    }
+                    Event::Pong => {}
+                    Event::Close(code) => close = Some(code),
+                }
+                Flow::Continue
+            });
+            self.stats.messages_ignored += ignored;
+            self.flush_batch(key, sink, now);
+            self.flush_control(key, now);
+            match result {
+                Ok(progress) => {
+                    pos += progress.consumed;
+                    match progress.flow {
+                        Flow::Pause => continue,
+                        Flow::Continue => return pos,
+                        Flow::Stop => {
+                            let reply = close.flatten().map(|code| CloseReason::new(code, ""));
+                            self.close(key, reply.as_ref(), false, now);
+                            return data.len();
+                        }
+                    }
+                }
+                Err(reason) => {
+                    self.stats.protocol_closes += 1;
+                    let conn = &self.conns[key];
+                    log::debug!(
+                        "conn {} {}: closing {} ({})",
+                        conn.id,
+                        conn.peer,
+                        reason.code,
+                        reason.reason
+                    );
+                    self.close(key, Some(&reason), false, now);
+                    return data.len();
+                }
+            }
+        }
+    }
+
+    /// Start the close handshake of an open connection (no-op in other states).
+    pub(crate) fn close(
+        &mut self,
+        key: usize,
+        reason: Option<&CloseReason>,
+        discard: bool,
+        now: Instant,
+    ) {
+        let conn = &mut self.conns[key];
+        if conn.state() != State::Open {
+            return;
+        }
+        conn.begin_close(reason, discard, now, &self.limits);
+        mark_dirty(&mut self.dirty, key, conn);
+        arm(&mut self.timers, key, conn, &self.limits);
+    }
+
+    /// Deliver what the current connection's frames produced.
+    fn flush_batch(&mut self, key: usize, sink: Sink, now: Instant) {
+        if self.batch.is_empty() {
+            return;
+        }
+        match sink {
+            Sink::Topic(topic) => self.fan_out(topic, now),
+            Sink::Echo | Sink::Discard => {
+                let frame: Arc<[u8]> = Arc::from(&self.batch[..]);
+                self.reset_batch();
+                self.queue_or_close(key, frame, now);
+            }
+        }
+    }
+
+    fn flush_control(&mut self, key: usize, now: Instant) {
+        if self.control.is_empty() {
+            return;
+        }
+        let frame: Arc<[u8]> = Arc::from(&self.control[..]);
+        self.control.clear();
+        self.queue_or_close(key, frame, now);
+    }
+
+    /// Queue output for one connection, or close it as a slow consumer if it would exceed its
+    /// bound. Pings from a client that never reads end here, not in unbounded memory.
+    fn queue_or_close(&mut self, key: usize, frame: Arc<[u8]>, now: Instant) {
+        let conn = &mut self.conns[key];
+        if conn.try_queue(frame, self.limits.max_queued_bytes) {
+            mark_dirty(&mut self.dirty, key, conn);
+        } else {
+            self.slow_consumer(key, now);
+        }
+    }
+
+    fn slow_consumer(&mut self, key: usize, now: Instant) {
+        self.stats.slow_consumer_closes += 1;
+        let conn = &self.conns[key];
+        log::warn!(
+            "conn {} {}: slow consumer closed (1008): {} bytes queued, bound {}",
+            conn.id,
+            conn.peer,
+            conn.out.queued(),
+            self.limits.max_queued_bytes
+        );
+        let reason = CloseReason::new(
+            frames::CLOSE_POLICY,
+            format!("slow consumer: more than {} bytes queued", self.limits.max_queued_bytes),
+        );
+        self.close(key, Some(&reason), true, now);
+    }
+
+    /// Publish a message from a handle (or any non-connection source) to a topic by name.
+    pub(crate) fn publish(&mut self, topic: &str, text: bool, payload: &[u8], now: Instant) {
+        match self.topics.lookup(topic) {
+            Some(id) => {
+                frames::encode_frame(&mut self.batch, frames::data_opcode(text), payload, None);
+                self.batch_msgs += 1;
+                self.batch_payload += payload.len() as u64;
+                self.fan_out(id, now);
+            }
+            None => {
+                self.stats.messages_in += 1;
+                self.stats.bytes_in += payload.len() as u64;
+                self.stats.messages_unrouted += 1;
+            }
+        }
+    }
+
+    /// Send the encoded batch to every open subscriber of `topic`: one allocation, shared.
+    fn fan_out(&mut self, topic: TopicId, now: Instant) {
+        let (msgs, payload) = (self.batch_msgs, self.batch_payload);
+        self.stats.messages_in += msgs;
+        self.stats.bytes_in += payload;
+        let t = self.topics.get_mut(topic);
+        t.messages_in += msgs;
+        if t.subscribers.is_empty() {
+            self.stats.messages_unrouted += msgs;
+            self.reset_batch();
+            return;
+        }
+        let frame: Arc<[u8]> = Arc::from(&self.batch[..]);
+        self.reset_batch();
+        let mut slow = Vec::new();
+        for (_, &sub) in self.topics.get(topic).subscribers.iter() {
+            let conn = &mut self.conns[sub];
+            if conn.state() != State::Open {
+                continue;
+            }
+            if conn.try_queue(frame.clone(), self.limits.max_queued_bytes) {
+                self.stats.messages_out += msgs;
+                self.stats.bytes_out += frame.len() as u64;
+                mark_dirty(&mut self.dirty, sub, conn);
+            } else {
+                slow.push(sub);
+            }
+        }
+        for sub in slow {
+            self.slow_consumer(sub, now);
+        }
+    }
+
+    fn reset_batch(&mut self) {
+        self.batch.clear();
+        self.batch_msgs = 0;
+        self.batch_payload = 0;
+    }
+
+    /// Flush a connection when the socket becomes writable.
+    pub(crate) fn on_writable(&mut self, key: usize) {
+        if let Some(conn) = self.conns.get_mut(key) {
+            if !conn.out.is_empty() || conn.state() == State::Closing {
+                mark_dirty(&mut self.dirty, key, conn);
+            }
+        }
+    }
+
+    /// The peer sent EOF.
+    pub(crate) fn on_eof(&mut self, key: usize) {
+        let conn = &mut self.conns[key];
+        conn.peer_eof = true;
+        match conn.state() {
+            // A request followed by a half-close still gets its response.
+            State::Http | State::Closing if !conn.out.is_empty() => {
+                if conn.state() == State::Http {
+                    conn.set_state(State::Closing);
+                }
+            }
+            _ => self.drop_conn(key),
+        }
+    }
+
+    /// Write every connection that has queued output: one `writev` batch per connection per loop
+    /// iteration, however many messages were queued to it.
+    pub(crate) fn flush_dirty(&mut self) {
+        while let Some(key) = self.dirty.pop() {
+            let Some(conn) = self.conns.get_mut(key) else { continue };
+            conn.dirty = false;
+            match conn.out.flush_to(&mut conn.stream) {
+                Ok(Flushed::All) if conn.state() == State::Closing => {
+                    if conn.closing_flushed() {
+                        self.drop_conn(key);
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    log::debug!("conn {} {}: write failed: {e}", conn.id, conn.peer);
+                    self.drop_conn(key);
+                }
+            }
+        }
+    }
+
+    /// Fire every timer due at `now`.
+    pub(crate) fn expire_timers(&mut self, now: Instant) {
+        while let Some(entry) = self.timers.pop_due(now) {
+            let Some(conn) = self.conns.get_mut(entry.key) else { continue };
+            if conn.id != entry.id || conn.timer_at != Some(entry.at) {
+                continue; // stale
+            }
+            conn.timer_at = None;
+            let key = entry.key;
+            match conn.on_timer(now, &self.limits) {
+                TimerVerdict::Idle => {}
+                TimerVerdict::Rearm(_) => arm(&mut self.timers, key, conn, &self.limits),
+                TimerVerdict::Ping(_) => {
+                    let mut ping = Vec::with_capacity(2);
+                    frames::encode_frame(&mut ping, frames::ping_opcode(), b"", None);
+                    self.queue_or_close(key, Arc::from(ping), now);
+                    let conn = &mut self.conns[key];
+                    arm(&mut self.timers, key, conn, &self.limits);
+                }
+                TimerVerdict::Close(reason) => {
+                    self.stats.keepalive_closes += 1;
+                    log::info!("conn {} {}: {}", conn.id, conn.peer, reason.reason);
+                    self.close(key, Some(&reason), true, now);
+                }
+                TimerVerdict::Drop => {
+                    if conn.state() == State::Http {
+                        self.stats.handshake_timeouts += 1;
+                    }
+                    self.drop_conn(key);
+                }
+            }
+        }
+    }
+
+    /// Register a new connection and arm its handshake deadline.
+    pub(crate) fn insert(&mut self, conn: Conn) -> usize {
+        let key = self.conns.insert(conn);
+        let conn = &mut self.conns[key];
+        arm(&mut self.timers, key, conn, &self.limits);
+        key
+    }
+
+    /// Deregister and free a connection, leaving its topics.
+    pub(crate) fn drop_conn(&mut self, key: usize) {
+        let Some(mut conn) = self.conns.try_remove(key) else { return };
+        let _ = self.registry.deregister(&mut conn.stream);
+        match conn.kind {
+            Kind::Publish(topic) => self.topics.remove_publisher(topic),
+            Kind::Subscribe(list) => {
+                for &(topic, slot) in list.iter() {
+                    self.topics.unsubscribe(topic, slot);
+                }
+            }
+            Kind::Echo | Kind::Http => {}
+        }
+    }
+
+    pub(crate) fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// A snapshot of the counters.
+    pub(crate) fn snapshot(&self) -> Stats {
+        Stats {
+            connections_open: self.conns.len() as u64,
+            topics: self.topics.len() as u64,
+            ..self.stats
+        }
+    }
+}
+
+fn mark_dirty(dirty: &mut Vec<usize>, key: usize, conn: &mut Conn) {
+    if !conn.dirty {
+        conn.dirty = true;
+        dirty.push(key);
+    }
+}
+
+/// Make sure a timer is armed no later than the connection's next deadline. An earlier armed
+/// timer is kept: when it fires, the connection re-arms for its real deadline.
+fn arm(timers: &mut Timers, key: usize, conn: &mut Conn, limits: &Limits) {
+    let Some(at) = conn.next_deadline(limits) else { return };
+    if conn.timer_at.is_some_and(|t| t <= at) {
+        return;
+    }
+    conn.timer_at = Some(at);
+    timers.arm(at, key, conn.id);
+}

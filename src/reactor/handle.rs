@@ -1,0 +1,165 @@
+//! The cross-thread [`Handle`]: publish from any thread, ask for statistics, stop the reactor.
+//!
+//! Commands travel over a bounded `crossbeam-channel`; the reactor is woken through its
+//! `mio::Waker`. Wake-ups are coalesced: a sender only calls the waker (a syscall) when no wake-up
+//! is already pending, and the reactor clears the pending flag *before* draining the channel, so
+//! a command is never left behind.
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, Sender, TrySendError};
+use mio::Waker;
+
+use crate::reactor::stats::Stats;
+use crate::topic::{validate_topic, TopicError};
+
+/// Capacity of the command channel from handles to the reactor.
+pub(crate) const COMMAND_CAPACITY: usize = 64 * 1024;
+
+/// A message to publish: text stays text, binary stays binary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Message {
+    /// A UTF-8 text message.
+    Text(String),
+    /// A binary message.
+    Binary(Vec<u8>),
+}
+
+impl From<String> for Message {
+    fn from(s: String) -> Self {
+        Message::Text(s)
+    }
+}
+
+impl From<&str> for Message {
+    fn from(s: &str) -> Self {
+        Message::Text(s.to_string())
+    }
+}
+
+impl From<Vec<u8>> for Message {
+    fn from(b: Vec<u8>) -> Self {
+        Message::Binary(b)
+    }
+}
+
+impl Message {
+    pub(crate) fn parts(&self) -> (bool, &[u8]) {
+        match self {
+            Message::Text(s) => (true, s.as_bytes()),
+            Message::Binary(b) => (false, b),
+        }
+    }
+}
+
+/// Why a [`Handle`] call failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HandleError {
+    /// The topic name is invalid; fix the name.
+    InvalidTopic(TopicError),
+    /// The command queue is full: the reactor is behind. Retry later or drop the message.
+    Full,
+    /// The reactor has stopped; nothing more will be delivered.
+    Stopped,
+    /// The reactor did not answer in time (it is overloaded or stuck).
+    Timeout,
+}
+
+impl fmt::Display for HandleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HandleError::InvalidTopic(e) => write!(f, "invalid topic: {e}"),
+            HandleError::Full => f.write_str("the reactor's command queue is full"),
+            HandleError::Stopped => f.write_str("the reactor has stopped"),
+            HandleError::Timeout => f.write_str("the reactor did not answer in time"),
+        }
+    }
+}
+
+impl std::error::Error for HandleError {}
+
+pub(crate) enum Command {
+    Publish { topic: Box<str>, message: Message },
+    Stats(Sender<Stats>),
+}
+
+/// State shared by the reactor and its handles.
+pub(crate) struct Shared {
+    pub(crate) waker: Waker,
+    pub(crate) wake_pending: AtomicBool,
+    pub(crate) stop: AtomicBool,
+    pub(crate) stopped: AtomicBool,
+}
+
+/// A cloneable, `Send` handle to a running reactor.
+#[derive(Clone)]
+pub struct Handle {
+    tx: Sender<Command>,
+    shared: Arc<Shared>,
+}
+
+impl fmt::Debug for Handle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Handle").field("queued", &self.tx.len()).finish()
+    }
+}
+
+impl Handle {
+    pub(crate) fn new(waker: Waker) -> (Handle, Receiver<Command>, Arc<Shared>) {
+        let (tx, rx) = crossbeam_channel::bounded(COMMAND_CAPACITY);
+        let shared = Arc::new(Shared {
+            waker,
+            wake_pending: AtomicBool::new(false),
+            stop: AtomicBool::new(false),
+            stopped: AtomicBool::new(false),
+        });
+        (Handle { tx, shared: shared.clone() }, rx, shared)
+    }
+
+    /// Publish a message to a topic, as if a `/pub/<topic>` connection had sent it. Never blocks.
+    pub fn publish(&self, topic: &str, message: impl Into<Message>) -> Result<(), HandleError> {
+        validate_topic(topic).map_err(HandleError::InvalidTopic)?;
+        self.send(Command::Publish { topic: topic.into(), message: message.into() })
+    }
+
+    /// A snapshot of the reactor's counters; waits up to `timeout` for the reactor to answer.
+    pub fn stats(&self, timeout: Duration) -> Result<Stats, HandleError> {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        self.send(Command::Stats(tx))?;
+        rx.recv_timeout(timeout).map_err(|e| match e {
+            crossbeam_channel::RecvTimeoutError::Timeout => HandleError::Timeout,
+            crossbeam_channel::RecvTimeoutError::Disconnected => HandleError::Stopped,
+        })
+    }
+
+    /// Ask the reactor to stop gracefully: it stops accepting, closes every client with `1001`,
+    /// flushes what is queued (bounded by `shutdown_timeout`) and returns from `run()`.
+    pub fn stop(&self) {
+        self.shared.stop.store(true, Ordering::Release);
+        let _ = self.shared.waker.wake();
+    }
+
+    /// True once the reactor has returned from `run()`.
+    pub fn is_stopped(&self) -> bool {
+        self.shared.stopped.load(Ordering::Acquire)
+    }
+
+    fn send(&self, cmd: Command) -> Result<(), HandleError> {
+        if self.is_stopped() {
+            return Err(HandleError::Stopped);
+        }
+        match self.tx.try_send(cmd) {
+            Ok(()) => {
+                if !self.shared.wake_pending.swap(true, Ordering::AcqRel) {
+                    let _ = self.shared.waker.wake();
+                }
+                Ok(())
+            }
+            Err(TrySendError::Full(_)) => Err(HandleError::Full),
+            Err(TrySendError::Disconnected(_)) => Err(HandleError::Stopped),
+        }
+    }
+}

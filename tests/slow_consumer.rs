@@ -1,0 +1,45 @@
+//! A subscriber that never reads is closed with 1008 at its bound; the fast one is unaffected.
+
+mod util;
+
+use std::time::Duration;
+
+use tungstenite::Message;
+use util::{connect, next_data, watchdog, Raw, Relay};
+
+#[test]
+fn a_stalled_subscriber_is_closed_at_its_bound_and_others_keep_flowing() {
+    watchdog(120, || {
+        let mut config = util::test_config();
+        config.limits.max_queued_bytes = 256 << 10;
+        // The stalled reader only starts reading after the test is done publishing.
+        config.limits.close_timeout = Duration::from_secs(60);
+        let relay = Relay::start_with(config);
+        let mut slow = Raw::upgraded(relay.addr, "/sub/feed");
+        let mut fast = connect(&relay.url("/sub/feed"));
+        let mut publisher = connect(&relay.url("/pub/feed"));
+        let payload = "x".repeat(1000);
+        let mut sent = 0;
+        // Publish until the relay has given up on the stalled subscriber, reading the fast one
+        // as we go; bounded by a count so the test cannot run away.
+        while relay.stats().slow_consumer_closes == 0 {
+            assert!(sent < 100_000, "the slow consumer was never closed");
+            for _ in 0..100 {
+                publisher.send(Message::text(payload.clone())).unwrap();
+                sent += 1;
+            }
+            for _ in 0..100 {
+                assert!(matches!(next_data(&mut fast), Message::Text(_)));
+            }
+        }
+        // The relay and the fast subscriber go on.
+        publisher.send(Message::text("after")).unwrap();
+        assert_eq!(next_data(&mut fast), Message::text("after"));
+        // The stalled one, once it reads, finds some data then the close frame with 1008.
+        let (code, reason) = slow.expect_close();
+        assert_eq!(code, 1008);
+        assert!(reason.contains("slow consumer"), "{reason}");
+        let stats = relay.stats();
+        assert_eq!(stats.slow_consumer_closes, 1);
+    });
+}
