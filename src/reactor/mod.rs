@@ -8,7 +8,8 @@
 //!    each readable connection until `WouldBlock` or a short read (at most [`READS_PER_WAKE`]
 //!    reads; a connection with more to read is revisited next iteration, so one busy publisher
 //!    cannot starve the others), mark writable connections dirty;
-//! 4. drain the handle command channel (bounded per iteration);
+//! 4. drain the handle command channel and the workers' result channel (each bounded per
+//!    iteration), fanning results out like published messages;
 //! 5. flush every dirty connection once (`writev` of all it was queued this iteration);
 //! 6. fire due timers, flush again.
 //!
@@ -36,12 +37,15 @@ use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Waker};
 
 use self::core::Core;
-use crate::config::Config;
+use crate::clock::Clock;
+use crate::config::{check_pipelines, Config, WorkerConfig};
 use crate::conn::frames::{CloseReason, CLOSE_AWAY};
 use crate::conn::{Conn, State};
 use crate::endpoint::Endpoint;
 use crate::error::Error;
+use crate::ops::Pipeline;
 use crate::topic::validate_topic;
+use crate::worker::Pool;
 use handle::{Command, Handle, Shared};
 use stats::Stats;
 use token::{conn_key, conn_token, LISTENER, WAKER};
@@ -104,6 +108,12 @@ pub struct Reactor {
     read_more: Vec<usize>,
     /// The command budget ran out with commands possibly still pending.
     commands_more: bool,
+    /// Pipelines to start with the worker pool at the first loop iteration.
+    pipelines: Vec<Pipeline>,
+    workers: WorkerConfig,
+    clock: Clock,
+    /// The first loop iteration has run (pipelines can no longer be added).
+    started: bool,
 }
 
 impl Reactor {
@@ -114,6 +124,13 @@ impl Reactor {
             file: None,
             line: None,
             key: Some(key.into()),
+            message,
+        })?;
+        let pipelines: Vec<Pipeline> = config.pipelines.iter().map(|p| p.to_pipeline()).collect();
+        check_pipelines(&pipelines).map_err(|(i, key, message)| crate::config::ConfigError {
+            file: None,
+            line: None,
+            key: Some(format!("pipeline[{i}].{key}")),
             message,
         })?;
         let poll = Poll::new()?;
@@ -141,7 +158,50 @@ impl Reactor {
             accept_more: false,
             read_more: Vec::new(),
             commands_more: false,
+            pipelines,
+            workers: config.workers,
+            clock: Clock::System,
+            started: false,
         })
+    }
+
+    /// Add a pipeline (before the first [`Reactor::run`] or [`Reactor::poll_once`], when the
+    /// worker pool starts with every pipeline added so far).
+    pub fn add_pipeline(&mut self, pipeline: Pipeline) -> Result<(), Error> {
+        if self.started {
+            return Err(Error::Pipeline(crate::ops::PipelineError {
+                pipeline: pipeline.get_name(),
+                message: "pipelines must be added before the reactor starts".into(),
+            }));
+        }
+        pipeline.validate().map_err(Error::Pipeline)?;
+        self.pipelines.push(pipeline);
+        if let Err((i, _, message)) = check_pipelines(&self.pipelines) {
+            let bad = self.pipelines.pop().map(|p| p.get_name());
+            return Err(Error::Pipeline(crate::ops::PipelineError {
+                pipeline: bad.unwrap_or_else(|| format!("#{i}")),
+                message,
+            }));
+        }
+        Ok(())
+    }
+
+    /// The clock pipelines' time-driven operators see (default: the system clock). Set it
+    /// before the reactor starts; a [`Clock::manual`] clock makes them testable without sleeps.
+    pub fn set_clock(&mut self, clock: Clock) {
+        self.clock = clock;
+    }
+
+    /// Start the worker pool if there are pipelines (once, at the first loop iteration).
+    fn start(&mut self) -> Result<(), Error> {
+        self.started = true;
+        if self.pipelines.is_empty() {
+            return Ok(());
+        }
+        let pipelines = std::mem::take(&mut self.pipelines);
+        let pool = Pool::start(pipelines, &self.workers, self.shared.clone(), self.clock.clone())?;
+        self.core.attach_pool(pool);
+        Ok(())
     }
 
     /// The address actually bound (useful with port 0).
@@ -191,6 +251,9 @@ impl Reactor {
         if self.phase == Phase::Stopped {
             return Ok(Status::Stopped);
         }
+        if !self.started {
+            self.start()?;
+        }
         let timeout = self.poll_timeout(Instant::now(), timeout);
         match self.poll.poll(&mut self.events, timeout) {
             Ok(()) => {}
@@ -233,6 +296,9 @@ impl Reactor {
         if woken || self.commands_more {
             self.drain_commands(now);
         }
+        if woken || self.core.results_more {
+            self.core.drain_results(now);
+        }
         if self.phase == Phase::Running && self.shared.stop.load(Ordering::Acquire) {
             self.begin_shutdown(now);
         }
@@ -254,6 +320,7 @@ impl Reactor {
     fn poll_timeout(&self, now: Instant, user: Option<Duration>) -> Option<Duration> {
         let busy = !self.read_more.is_empty()
             || self.commands_more
+            || self.core.results_more
             || (self.accept_more && self.accept_resume.is_none());
         if busy {
             return Some(Duration::ZERO);
@@ -416,9 +483,13 @@ impl Reactor {
                 Ok(Command::Stats(reply)) => {
                     let _ = reply.try_send(self.core.snapshot());
                 }
-                Err(_) => return,
+                Err(_) => {
+                    self.core.flush_pipelines(now);
+                    return;
+                }
             }
         }
+        self.core.flush_pipelines(now);
         self.commands_more = true;
     }
 
@@ -455,6 +526,9 @@ impl Reactor {
             let stream = &mut self.core.conns[key].stream;
             while matches!(stream.read(&mut self.scratch), Ok(n) if n > 0) {}
             self.core.drop_conn(key);
+        }
+        if let Some(mut pool) = self.core.pool.take() {
+            pool.shutdown();
         }
         self.phase = Phase::Stopped;
         self.shared.stopped.store(true, Ordering::Release);
