@@ -74,7 +74,7 @@ fn per_key_order_holds_across_four_workers() {
         workers.sort();
         workers.dedup();
         assert_eq!(workers.len(), 4, "100 keys should use all 4 workers: {workers:?}");
-        let s = relay.stats();
+        let s = relay.wait_stats("counters", |s| s.pipelines[0].records_out == 100_000);
         let p = &s.pipelines[0];
         assert_eq!((p.messages_in, p.records_out, p.dropped_full), (100_000, 100_000, 0));
     });
