@@ -41,10 +41,7 @@ fn the_shipped_example_upper_cases_words_end_to_end() {
         assert_eq!(next_data(&mut upper), Message::text("ÜNÏCÖDÉ"));
         trades.send(Message::text(r#"{"symbol":"BTC","price":2,"qty":0}"#)).unwrap();
         trades.send(Message::text(r#"{"symbol":"BTC","price":2,"qty":3}"#)).unwrap();
-        assert_eq!(
-            next_data(&mut clean),
-            Message::text(r#"{"sym":"BTC","px":2,"notional":6}"#)
-        );
+        assert_eq!(next_data(&mut clean), Message::text(r#"{"sym":"BTC","px":2,"notional":6}"#));
     });
 }
 

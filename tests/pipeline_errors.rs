@@ -67,7 +67,11 @@ fn invalid_json_and_expression_errors_are_counted_and_reported() {
 fn keys_that_cannot_be_read_are_counted_on_the_reactor() {
     watchdog(120, || {
         let relay = relay(
-            Pipeline::from_topic("in").name("keyed").key_by(".user.id").errors_to("errs").to_topic("out"),
+            Pipeline::from_topic("in")
+                .name("keyed")
+                .key_by(".user.id")
+                .errors_to("errs")
+                .to_topic("out"),
         );
         let mut out = connect(&relay.url("/sub/out"));
         let mut errs = connect(&relay.url("/sub/errs"));
