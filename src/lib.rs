@@ -51,7 +51,8 @@ pub use ops::{Emitter, Operator, Pipeline, PipelineError, Record, TextOp};
 pub use reactor::handle::{Handle, Message};
 pub use reactor::stats::{PipelineStats, Stats};
 pub use reactor::{
-    Reactor, Status, ACCEPT_BUDGET, ACCEPT_PAUSE, COMMAND_BUDGET, READS_PER_WAKE, SCRATCH_LEN,
+    Reactor, Status, ACCEPT_BUDGET, ACCEPT_PAUSE, COMMAND_BUDGET, READS_PER_WAKE, RESULT_BUDGET,
+    SCRATCH_LEN,
 };
 pub use topic::{validate_topic, MAX_TOPIC_LEN};
 pub use worker::IdleStrategy;

@@ -16,18 +16,13 @@ use crate::conn::http::{self, Parsed, Response};
 use crate::conn::out::Flushed;
 use crate::conn::{Conn, Kind, State, TimerVerdict};
 use crate::endpoint::{Routes, Target};
-use crate::reactor::stats::{PipelineStats, Stats};
+use crate::reactor::stats::Stats;
 use crate::reactor::timer::Timers;
 use crate::topic::{TopicId, Topics};
 use crate::worker::Pool;
 
 /// Encoded frames of one read are fanned out together once they reach this size.
-const BATCH_FLUSH: usize = 64 * 1024;
-/// Result batches from the workers fanned out per loop iteration.
-pub const RESULT_BUDGET: usize = 1024;
-/// Publisher id of results re-published by pipeline output slot `n` (`CHAINED | n`), for
-/// pipelines that read another pipeline's output.
-const CHAINED: u64 = 1 << 63;
+pub(super) const BATCH_FLUSH: usize = 64 * 1024;
 
 /// Where the data messages parsed from one connection go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,15 +44,15 @@ pub(crate) struct Core {
     /// Connections with queued output, flushed once at the end of the loop iteration.
     dirty: Vec<usize>,
     /// Server frames encoded for the current sink, shared by every receiver once flushed.
-    batch: Vec<u8>,
-    batch_msgs: u64,
-    batch_payload: u64,
+    pub(super) batch: Vec<u8>,
+    pub(super) batch_msgs: u64,
+    pub(super) batch_payload: u64,
     /// Control frames (pongs) for the current connection when its data goes elsewhere.
     control: Vec<u8>,
     /// The worker pool, once pipelines have started.
     pub(crate) pool: Option<Pool>,
     /// Topic of each pool output slot.
-    slot_topics: Vec<TopicId>,
+    pub(super) slot_topics: Vec<TopicId>,
     /// The result budget ran out with results possibly still pending.
     pub(crate) results_more: bool,
 }
@@ -85,31 +80,6 @@ impl Core {
             slot_topics: Vec::new(),
             results_more: false,
         }
-    }
-
-    /// Attach a started worker pool: its topics live as long as the reactor, and each input
-    /// topic learns which pipelines read it.
-    pub(crate) fn attach_pool(&mut self, pool: Pool) {
-        for (i, p) in pool.pipelines.iter().enumerate() {
-            for from in &p.from {
-                let id = self.topics.intern(from);
-                self.topics.pin(id);
-                let t = self.topics.get_mut(id);
-                let mut pipes = t.pipes.to_vec();
-                pipes.push(i as u32);
-                t.pipes = pipes.into_boxed_slice();
-            }
-        }
-        self.slot_topics = pool
-            .slot_topics
-            .iter()
-            .map(|name| {
-                let id = self.topics.intern(name);
-                self.topics.pin(id);
-                id
-            })
-            .collect();
-        self.pool = Some(pool);
     }
 
     /// Handle bytes read from connection `key`; returns how many were consumed. Unconsumed bytes
@@ -407,7 +377,7 @@ impl Core {
     }
 
     /// Send the encoded batch to every open subscriber of `topic`: one allocation, shared.
-    fn fan_out(&mut self, topic: TopicId, now: Instant) {
+    pub(super) fn fan_out(&mut self, topic: TopicId, now: Instant) {
         let (msgs, payload) = (self.batch_msgs, self.batch_payload);
         self.stats.messages_in += msgs;
         self.stats.bytes_in += payload;
@@ -437,51 +407,6 @@ impl Core {
         for sub in slow {
             self.slow_consumer(sub, now);
         }
-    }
-
-    /// Hand pending batches to the workers, and publish error records the routing made.
-    pub(crate) fn flush_pipelines(&mut self, now: Instant) {
-        let Some(pool) = &mut self.pool else { return };
-        pool.flush();
-        let failures = pool.take_failures();
-        for (slot, record) in failures {
-            let topic = self.slot_topics[slot as usize];
-            frames::encode_frame(&mut self.batch, frames::data_opcode(true), &record, None);
-            self.batch_msgs += 1;
-            self.batch_payload += record.len() as u64;
-            self.fan_out(topic, now);
-        }
-    }
-
-    /// Fan out result batches from the workers (at most [`RESULT_BUDGET`] per iteration), each
-    /// encoded once for all the subscribers of its topic. Results on a topic that another
-    /// pipeline reads go on to that pipeline.
-    pub(crate) fn drain_results(&mut self, now: Instant) {
-        self.results_more = false;
-        for _ in 0..RESULT_BUDGET {
-            let Some(pool) = &mut self.pool else { return };
-            let Ok(batch) = pool.results.try_recv() else {
-                self.flush_pipelines(now);
-                return;
-            };
-            let Some(&topic) = self.slot_topics.get(batch.route as usize) else {
-                pool.recycle(batch);
-                continue;
-            };
-            let pipes = &self.topics.get(topic).pipes;
-            for (text, payload, _) in batch.iter() {
-                frames::encode_frame(&mut self.batch, frames::data_opcode(text), payload, None);
-                self.batch_msgs += 1;
-                self.batch_payload += payload.len() as u64;
-                if !pipes.is_empty() {
-                    pool.push(pipes, CHAINED | u64::from(batch.route), text, payload);
-                }
-            }
-            pool.recycle(batch);
-            self.fan_out(topic, now);
-        }
-        self.flush_pipelines(now);
-        self.results_more = true;
     }
 
     fn reset_batch(&mut self) {
@@ -598,25 +523,7 @@ impl Core {
 
     /// A snapshot of the counters.
     pub(crate) fn snapshot(&self) -> Stats {
-        let mut pipelines = Vec::new();
-        if let Some(pool) = &self.pool {
-            for (i, p) in pool.pipelines.iter().enumerate() {
-                let r = pool.reactor_counts(i);
-                let w = pool.worker_counts(i);
-                pipelines.push(PipelineStats {
-                    name: p.get_name(),
-                    messages_in: r.messages_in,
-                    dropped_full: r.dropped_full,
-                    records_in: w.records_in,
-                    records_out: w.records_out,
-                    filtered: w.filtered,
-                    invalid_json: r.invalid_json + w.invalid_json,
-                    expr_errors: w.expr_errors,
-                    key_errors: r.key_errors,
-                    operator_errors: w.operator_errors,
-                });
-            }
-        }
+        let pipelines = self.pipeline_stats();
         Stats {
             connections_open: self.conns.len() as u64,
             topics: self.topics.len() as u64,

@@ -22,6 +22,9 @@
 
 mod core;
 pub(crate) mod handle;
+mod pipes;
+
+pub use pipes::RESULT_BUDGET;
 pub(crate) mod stats;
 mod timer;
 mod token;
@@ -45,7 +48,6 @@ use crate::endpoint::Endpoint;
 use crate::error::Error;
 use crate::ops::Pipeline;
 use crate::topic::validate_topic;
-use crate::worker::Pool;
 use handle::{Command, Handle, Shared};
 use stats::Stats;
 use token::{conn_key, conn_token, LISTENER, WAKER};
@@ -163,45 +165,6 @@ impl Reactor {
             clock: Clock::System,
             started: false,
         })
-    }
-
-    /// Add a pipeline (before the first [`Reactor::run`] or [`Reactor::poll_once`], when the
-    /// worker pool starts with every pipeline added so far).
-    pub fn add_pipeline(&mut self, pipeline: Pipeline) -> Result<(), Error> {
-        if self.started {
-            return Err(Error::Pipeline(crate::ops::PipelineError {
-                pipeline: pipeline.get_name(),
-                message: "pipelines must be added before the reactor starts".into(),
-            }));
-        }
-        pipeline.validate().map_err(Error::Pipeline)?;
-        self.pipelines.push(pipeline);
-        if let Err((i, _, message)) = check_pipelines(&self.pipelines) {
-            let bad = self.pipelines.pop().map(|p| p.get_name());
-            return Err(Error::Pipeline(crate::ops::PipelineError {
-                pipeline: bad.unwrap_or_else(|| format!("#{i}")),
-                message,
-            }));
-        }
-        Ok(())
-    }
-
-    /// The clock pipelines' time-driven operators see (default: the system clock). Set it
-    /// before the reactor starts; a [`Clock::manual`] clock makes them testable without sleeps.
-    pub fn set_clock(&mut self, clock: Clock) {
-        self.clock = clock;
-    }
-
-    /// Start the worker pool if there are pipelines (once, at the first loop iteration).
-    fn start(&mut self) -> Result<(), Error> {
-        self.started = true;
-        if self.pipelines.is_empty() {
-            return Ok(());
-        }
-        let pipelines = std::mem::take(&mut self.pipelines);
-        let pool = Pool::start(pipelines, &self.workers, self.shared.clone(), self.clock.clone())?;
-        self.core.attach_pool(pool);
-        Ok(())
     }
 
     /// The address actually bound (useful with port 0).
@@ -476,13 +439,7 @@ impl Reactor {
         self.commands_more = false;
         for _ in 0..COMMAND_BUDGET {
             match self.commands.try_recv() {
-                Ok(Command::Publish { topic, message }) => {
-                    let (text, payload) = message.parts();
-                    self.core.publish(&topic, text, payload, now);
-                }
-                Ok(Command::Stats(reply)) => {
-                    let _ = reply.try_send(self.core.snapshot());
-                }
+                Ok(cmd) => self.run_command(cmd, now),
                 Err(_) => {
                     self.core.flush_pipelines(now);
                     return;
@@ -493,6 +450,18 @@ impl Reactor {
         self.commands_more = true;
     }
 
+    fn run_command(&mut self, cmd: Command, now: Instant) {
+        match cmd {
+            Command::Publish { topic, message } => {
+                let (text, payload) = message.parts();
+                self.core.publish(&topic, text, payload, now);
+            }
+            Command::Stats(reply) => {
+                let _ = reply.try_send(self.core.snapshot());
+            }
+        }
+    }
+
     /// Stop accepting, deliver pending commands, close every client with `1001`.
     fn begin_shutdown(&mut self, now: Instant) {
         log::info!("stopping: closing {} connections", self.core.conns.len());
@@ -500,12 +469,16 @@ impl Reactor {
             let _ = self.core.registry().deregister(&mut listener);
         }
         self.accept_more = false;
-        loop {
-            self.drain_commands(now);
-            if !self.commands_more {
-                break;
-            }
+        // Deliver what was sent before the stop; a producer that keeps sending cannot hold the
+        // stop back, because only the commands queued at this instant are taken.
+        let queued = self.commands.len();
+        self.shared.wake_pending.store(false, Ordering::Release);
+        for _ in 0..queued {
+            let Ok(cmd) = self.commands.try_recv() else { break };
+            self.run_command(cmd, now);
         }
+        self.core.flush_pipelines(now);
+        self.commands_more = false;
         let reason = CloseReason::new(CLOSE_AWAY, "server shutting down");
         let keys: Vec<usize> = self.core.conns.iter().map(|(k, _)| k).collect();
         for key in keys {
