@@ -5,6 +5,7 @@
 #   perf/pipeline.sh            10 s measured per cell, 2 s warm-up, 10k msg/s
 #   perf/pipeline.sh --quick    a check that the harness works (1 s per cell)
 #   perf/pipeline.sh --rate 50k
+#   BENCH=path/to/sluice-bench perf/pipeline.sh    # use another build of the benchmark
 #
 # For each idle strategy (spin, spin-then-park, park) it starts one `sluice` with one pinned
 # worker and one pipeline, `in` → { map = "{v: .sb}" } → `out`, then measures with
@@ -22,15 +23,21 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --quick) DUR=1s; WARM=300ms; IDLE_S=1 ;;
     --rate) RATE=$2; shift ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "perf/pipeline.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
   esac
   shift
 done
 
 echo "== building (release)"
-cargo build --release --locked --bin sluice --bin sluice-bench
 BIN=$ROOT/target/release
+if [ -n "${BENCH:-}" ]; then
+  # BENCH=/path/to/sluice-bench: use that build of the benchmark instead of this tree's.
+  cargo build --release --locked --bin sluice
+else
+  cargo build --release --locked --bin sluice --bin sluice-bench
+  BENCH=$BIN/sluice-bench
+fi
 
 STAMP=$(date -u +%Y-%m-%dT%H%MZ)
 OUT=$ROOT/perf/results/pipeline-$STAMP
@@ -75,7 +82,7 @@ TOML
     if [ $path = direct ]; then pub=direct; sub=direct; else pub=in; sub=out; fi
     json=$OUT/$idle-$path.json
     t0=$(ticks "$PID"); w0=$(date +%s.%N)
-    "$BIN/sluice-bench" pubsub --pub "ws://$addr/pub/$pub" --sub "ws://$addr/sub/$sub" \
+    "$BENCH" pubsub --pub "ws://$addr/pub/$pub" --sub "ws://$addr/sub/$sub" \
       --rate "$RATE" --duration "$DUR" --warmup "$WARM" --format json --size 64 \
       --label "$idle $path" --json "$json" --quiet > "$OUT/$idle-$path.txt"
     t1=$(ticks "$PID"); w1=$(date +%s.%N)

@@ -129,3 +129,33 @@ fn a_pipeline_can_read_another_pipelines_output() {
         }
     });
 }
+
+#[test]
+fn every_idle_strategy_delivers_bursts_and_single_messages() {
+    watchdog(180, || {
+        for idle in ["spin", "spin-then-park", "park"] {
+            let mut config = config(1);
+            config.workers.idle = idle.parse().unwrap();
+            let mut reactor = Reactor::bind(config).unwrap();
+            reactor
+                .add_pipeline(Pipeline::from_topic("in").text(TextOp::Upper).to_topic("out"))
+                .unwrap();
+            let relay = Relay::run(reactor);
+            let mut out = connect(&relay.url("/sub/out"));
+            let mut publisher = connect(&relay.url("/pub/in"));
+            // One at a time: each message finds the worker idle (parked, for `park`).
+            for i in 0..20 {
+                publisher.send(Message::text(format!("one {i}"))).unwrap();
+                assert_eq!(next_data(&mut out), Message::text(format!("ONE {i}")), "{idle}");
+            }
+            // A burst.
+            for i in 0..500 {
+                publisher.send(Message::text(format!("burst {i}"))).unwrap();
+            }
+            for i in 0..500 {
+                assert_eq!(next_data(&mut out), Message::text(format!("BURST {i}")), "{idle}");
+            }
+            relay.stop();
+        }
+    });
+}

@@ -384,7 +384,10 @@ impl Core {
         let t = self.topics.get_mut(topic);
         t.messages_in += msgs;
         if t.subscribers.is_empty() {
-            self.stats.messages_unrouted += msgs;
+            if t.pipes.is_empty() {
+                // Read by no one (a pipeline's input is read by the pipeline).
+                self.stats.messages_unrouted += msgs;
+            }
             self.reset_batch();
             return;
         }

@@ -27,7 +27,7 @@ pub struct Stats {
     pub messages_out: u64,
     /// Encoded bytes queued to subscribers (one count per subscriber).
     pub bytes_out: u64,
-    /// Messages published to a topic that had no subscriber.
+    /// Messages published to a topic that had no subscriber and no pipeline reading it.
     pub messages_unrouted: u64,
     /// Data messages sent by subscribers, which are discarded.
     pub messages_ignored: u64,

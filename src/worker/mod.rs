@@ -20,6 +20,12 @@
 //!   (see [`dispatch`](self::dispatch)): per-key or per-publisher order, no locks on state.
 //! - Counters are written by their worker alone (relaxed atomics, once per cycle) and summed in
 //!   [`crate::Stats::pipelines`].
+//!
+//! Time: every cycle the worker reads the pipeline [`Clock`] once and, when the millisecond has
+//! changed, calls `on_time` on the operators (a parked worker wakes at least every
+//! [`idle::PARK_MAX`]). Keyed state and timers (windows) live inside operators on the worker
+//! that owns the key; a control message such as a watermark can travel to every worker as its
+//! own kind of batch on the same queues, keeping its order relative to the data.
 
 pub(crate) mod batch;
 mod dispatch;
@@ -159,7 +165,7 @@ impl Pool {
                 stop: stop.clone(),
                 sleeping: sleeping.clone(),
                 counters: counters.clone(),
-                idle: config.idle,
+                idle: config.strategy(),
                 pin: config.pin,
                 clock: clock.clone(),
             };
