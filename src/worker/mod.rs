@@ -150,8 +150,8 @@ impl Pool {
             Arc::new((0..n * pipelines.len()).map(|_| PipeCounters::default()).collect());
         let stop = Arc::new(AtomicBool::new(false));
         let (results_tx, results) = crossbeam_channel::bounded(RESULT_CAPACITY);
-        let mut links = Vec::with_capacity(n);
-        let mut joins = Vec::with_capacity(n);
+        let mut links: Vec<Link> = Vec::with_capacity(n);
+        let mut joins: Vec<JoinHandle<()>> = Vec::with_capacity(n);
         for index in 0..n {
             let (tx, rx) = crossbeam_channel::bounded(config.queue);
             let sleeping = Arc::new(AtomicBool::new(false));
@@ -169,9 +169,21 @@ impl Pool {
                 pin: config.pin,
                 clock: clock.clone(),
             };
-            let join = std::thread::Builder::new()
+            let spawned = std::thread::Builder::new()
                 .name(format!("sluice-worker-{index}"))
-                .spawn(move || worker.run())?;
+                .spawn(move || worker.run());
+            let join = match spawned {
+                Ok(join) => join,
+                Err(e) => {
+                    // Stop the workers already started before giving up.
+                    stop.store(true, Ordering::Release);
+                    for (link, join) in links.iter().zip(joins) {
+                        link.thread.unpark();
+                        let _ = join.join();
+                    }
+                    return Err(e);
+                }
+            };
             links.push(Link { tx, sleeping, thread: join.thread().clone() });
             joins.push(join);
         }
