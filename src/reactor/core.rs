@@ -208,14 +208,6 @@ impl Core {
                 Kind::Echo => Sink::Echo,
                 Kind::Subscribe(_) | Kind::Http => Sink::Discard,
             };
-            // A topic read by pipelines also hands each message to the worker pool.
-            let publisher = conn.id;
-            let (pipes, mut pool): (&[u32], _) = match (sink, self.pool.as_mut()) {
-                (Sink::Topic(t), Some(pool)) if !self.topics.get(t).pipes.is_empty() => {
-                    (&self.topics.get(t).pipes, Some(pool))
-                }
-                _ => (&[], None),
-            };
             let mut close: Option<Option<u16>> = None;
             let mut ignored = 0;
             let (batch, control) = (&mut self.batch, &mut self.control);
@@ -230,9 +222,6 @@ impl Core {
                         frames::encode_frame(batch, frames::data_opcode(text), payload, None);
                         *batch_msgs += 1;
                         *batch_payload += payload.len() as u64;
-                        if let Some(pool) = &mut pool {
-                            pool.push(pipes, publisher, text, payload);
-                        }
                         if batch.len() >= BATCH_FLUSH {
                             return Flow::Pause;
                         }
@@ -306,7 +295,14 @@ impl Core {
             return;
         }
         match sink {
-            Sink::Topic(topic) => self.fan_out(topic, now),
+            Sink::Topic(topic) => {
+                if self.pool.is_some() {
+                    // A topic read by pipelines also hands its messages to the workers.
+                    let publisher = self.conns[key].id;
+                    self.dispatch_batch(topic, publisher);
+                }
+                self.fan_out(topic, now)
+            }
             Sink::Echo | Sink::Discard => {
                 let frame: Arc<[u8]> = Arc::from(&self.batch[..]);
                 self.reset_batch();
@@ -359,12 +355,9 @@ impl Core {
                 frames::encode_frame(&mut self.batch, frames::data_opcode(text), payload, None);
                 self.batch_msgs += 1;
                 self.batch_payload += payload.len() as u64;
-                if let Some(pool) = &mut self.pool {
-                    let pipes = &self.topics.get(id).pipes;
-                    if !pipes.is_empty() {
-                        // Handle publishes count as one publisher; the caller flushes.
-                        pool.push(pipes, 0, text, payload);
-                    }
+                if self.pool.is_some() {
+                    // Handle publishes count as one publisher; the caller flushes.
+                    self.dispatch_batch(id, 0);
                 }
                 self.fan_out(id, now);
             }

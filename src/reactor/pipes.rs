@@ -2,8 +2,10 @@
 //! iteration, handing pending batches over after each read, fanning the workers' results out
 //! (encoded once, like any published message), and the pipeline counters.
 //!
-//! The direct path is untouched: a topic no pipeline reads costs one branch per read and one
-//! per message (`Option` of a pool that is `None`).
+//! The direct path is untouched: the per-message frame loop does not know about pipelines.
+//! After a read, the frames it encoded for a topic that pipelines read are walked once more
+//! (their headers, which the reactor wrote itself) and handed to the pool. A topic no pipeline
+//! reads costs one branch per read.
 
 use std::time::Instant;
 
@@ -15,6 +17,7 @@ use crate::config::check_pipelines;
 use crate::conn::frames;
 use crate::error::Error;
 use crate::ops::{Pipeline, PipelineError};
+use crate::topic::TopicId;
 use crate::worker::Pool;
 
 /// Result batches from the workers fanned out per loop iteration.
@@ -90,6 +93,20 @@ impl Core {
         self.pool = Some(pool);
     }
 
+    /// Hand the messages encoded in the current batch for `topic` to the pipelines reading it.
+    pub(super) fn dispatch_batch(&mut self, topic: TopicId, publisher: u64) {
+        let Some(pool) = &mut self.pool else { return };
+        let pipes = &self.topics.get(topic).pipes;
+        if pipes.is_empty() {
+            return;
+        }
+        let mut rest = &self.batch[..];
+        while let Some((text, payload, after)) = next_frame(rest) {
+            pool.push(pipes, publisher, text, payload);
+            rest = after;
+        }
+    }
+
     /// Hand pending batches to the workers, and publish error records the routing made.
     pub(crate) fn flush_pipelines(&mut self, now: Instant) {
         let Some(pool) = &mut self.pool else { return };
@@ -157,5 +174,50 @@ impl Core {
             }
         }
         pipelines
+    }
+}
+
+/// Split the first frame off a buffer of unmasked data frames the reactor encoded itself:
+/// (text, payload, the rest).
+fn next_frame(buf: &[u8]) -> Option<(bool, &[u8], &[u8])> {
+    let (&b0, rest) = buf.split_first()?;
+    let (&b1, rest) = rest.split_first()?;
+    let (len, rest) = match b1 & 0x7f {
+        126 => {
+            let (n, rest) = rest.split_at_checked(2)?;
+            (usize::from(u16::from_be_bytes([n[0], n[1]])), rest)
+        }
+        127 => {
+            let (n, rest) = rest.split_at_checked(8)?;
+            (u64::from_be_bytes(n.try_into().ok()?) as usize, rest)
+        }
+        n => (usize::from(n), rest),
+    };
+    let (payload, rest) = rest.split_at_checked(len)?;
+    Some((b0 & 0x0f == 0x1, payload, rest))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encoded_frames_split_back_into_messages() {
+        let mut buf = Vec::new();
+        let big = vec![7u8; 70_000];
+        let mid = vec![b'x'; 300];
+        for (text, payload) in
+            [(true, &b"hi"[..]), (false, &big[..]), (true, &mid[..]), (true, b"")]
+        {
+            frames::encode_frame(&mut buf, frames::data_opcode(text), payload, None);
+        }
+        let mut got = Vec::new();
+        let mut rest = &buf[..];
+        while let Some((text, payload, after)) = next_frame(rest) {
+            got.push((text, payload.len()));
+            rest = after;
+        }
+        assert_eq!(got, [(true, 2), (false, 70_000), (true, 300), (true, 0)]);
+        assert!(rest.is_empty());
     }
 }
