@@ -33,18 +33,20 @@ impl Schedule {
     /// Number of messages intended at or before `now`.
     #[inline]
     pub fn due_by(&self, now: u64) -> u64 {
-        if now < self.t0 {
-            return 0;
-        }
-        (u128::from(now - self.t0) * 1000 / self.period_ps) as u64 + 1
+        self.count_before(now.saturating_add(1))
     }
 
-    /// Number of messages intended strictly before `t`.
+    /// Number of messages intended strictly before `t`: the `k` with `intended(k) < t`.
+    ///
+    /// `intended(k) = t0 + ⌊k·p/1000⌋ < t` ⟺ `k·p < 1000·(t − t0)` ⟺ `k < ⌈1000·(t − t0)/p⌉`, so
+    /// this agrees exactly with [`Schedule::intended`] (a sender that stops at
+    /// `count_before(end)` never waits for a message the schedule will not produce).
+    #[inline]
     pub fn count_before(&self, t: u64) -> u64 {
-        if t == 0 {
+        if t <= self.t0 {
             return 0;
         }
-        self.due_by(t - 1)
+        (u128::from(t - self.t0) * 1000).div_ceil(self.period_ps) as u64
     }
 
     /// Which sender carries message `k`, and its sequence number there.

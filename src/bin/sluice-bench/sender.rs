@@ -175,13 +175,11 @@ pub fn run(plan: SendPlan, flush_timeout: Duration) -> SendResult {
     let outcome: io::Result<()> = (|| {
         match &plan.pace {
             Pace::Rate(schedule) => loop {
-                if plan.stop.load(Ordering::Relaxed) {
+                let total = schedule.count_before(end);
+                if plan.stop.load(Ordering::Relaxed) || k >= total {
                     return Ok(());
                 }
                 let next = schedule.intended(k);
-                if next >= end {
-                    return Ok(());
-                }
                 let mut now = now_ns();
                 if next > now {
                     if conns.iter().any(|c| c.pending() > 0) {
@@ -195,8 +193,7 @@ pub fn run(plan: SendPlan, flush_timeout: Duration) -> SendResult {
                         continue;
                     }
                 }
-                let due = schedule.due_by(now).min(schedule.count_before(end));
-                let upto = due.min(k + BATCH);
+                let upto = schedule.due_by(now).min(total).min(k + BATCH);
                 while k < upto {
                     let t = schedule.intended(k);
                     let (i, _) = schedule.route(k);
