@@ -133,7 +133,7 @@ config_cell() {
 
 plot() {
   local files=()
-  for f in "$OUT/$1".*.json; do [ -s "$f" ] && files+=("$f"); done
+  for f in "$OUT/$1".*.json; do grep -q '"spectrum": \[$' "$f" 2>/dev/null && files+=("$f"); done
   [ ${#files[@]} -gt 0 ] && "$BENCH" plot --title "$1 (latency from intended send time)" --out "$OUT/$1.svg" "${files[@]}" || true
 }
 
@@ -174,7 +174,7 @@ LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
   echo
   echo "Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo) RAM, Linux $(uname -r), $(rustc --version)."
   echo "Load average at the end of the run: $LOAD (other work on the machine shows here)."
-  echo "Each cell: $DUR measured after $WARM of warm-up; latency is from the intended send time (coordinated omission corrected), µs."
+  echo "Each cell: $DUR measured after $WARM of warm-up. Latency is from the intended send time (coordinated omission corrected), in µs unless marked ms."
   echo "Command: \`perf/run.sh$([ "$MODE" = quick ] && echo ' --quick')\`"
   echo
   "$PBIN/perf-report" "$OUT"

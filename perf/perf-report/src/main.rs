@@ -39,9 +39,24 @@ fn fmt(v: f64) -> String {
     }
 }
 
+/// A latency in µs: one decimal below 100 µs, whole µs below 10 ms, then milliseconds.
+fn lat(v: f64) -> String {
+    if v.is_nan() {
+        "–".into()
+    } else if v >= 10_000.0 {
+        format!("{:.1} ms", v / 1000.0)
+    } else if v >= 100.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.1}")
+    }
+}
+
 fn ratio(a: f64, b: f64) -> String {
     if a.is_nan() || b.is_nan() || b == 0.0 {
         "–".into()
+    } else if a / b < 0.1 {
+        format!("{:.3}", a / b)
     } else {
         format!("{:.2}", a / b)
     }
@@ -84,7 +99,7 @@ fn report(rows: &[Row]) -> String {
     let mut o = String::new();
     let _ = writeln!(
         o,
-        "| scenario | server | p50 µs | p99 µs | p99.9 µs | max µs | delivered/s | lost | notes |"
+        "| scenario | server | p50 | p99 | p99.9 | max | delivered/s | lost | notes |"
     );
     let _ = writeln!(o, "|---|---|---:|---:|---:|---:|---:|---:|---|");
     // scenario -> server -> row
@@ -101,10 +116,10 @@ fn report(rows: &[Row]) -> String {
                 o,
                 "| {} | probe | {} | {} | {} | {} | | | independent probe (actual send time) |",
                 r.scenario,
-                fmt(num(v, &["p50_us"])),
-                fmt(num(v, &["p99_us"])),
-                fmt(num(v, &["p999_us"])),
-                fmt(num(v, &["max_us"]))
+                lat(num(v, &["p50_us"])),
+                lat(num(v, &["p99_us"])),
+                lat(num(v, &["p999_us"])),
+                lat(num(v, &["max_us"]))
             );
             continue;
         }
@@ -128,16 +143,16 @@ fn report(rows: &[Row]) -> String {
         let lag = num(v, &["send_lag", "p99"]);
         let _ = writeln!(
             o,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | send lag p99 {} µs{} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | send lag p99 {}{} |",
             r.scenario,
             r.server,
-            fmt(num(v, &["latency", "p50"])),
-            fmt(num(v, &["latency", "p99"])),
-            fmt(num(v, &["latency", "p999"])),
-            fmt(num(v, &["latency", "max"])),
+            lat(num(v, &["latency", "p50"])),
+            lat(num(v, &["latency", "p99"])),
+            lat(num(v, &["latency", "p999"])),
+            lat(num(v, &["latency", "max"])),
             fmt(num(v, &["rates", "delivered"])),
             num(v, &["counts", "lost"]),
-            fmt(lag),
+            lat(lag),
             if errors > 0 { format!("; {errors} errors") } else { String::new() }
         );
     }
