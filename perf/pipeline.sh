@@ -4,7 +4,7 @@
 #
 #   perf/pipeline.sh            10 s measured per cell, 2 s warm-up, 10k msg/s
 #   perf/pipeline.sh --quick    a check that the harness works (1 s per cell)
-#   perf/pipeline.sh --rate 50k
+#   perf/pipeline.sh --rate 50k --duration 3s
 #   BENCH=path/to/sluice-bench perf/pipeline.sh    # use another build of the benchmark
 #
 # For each idle strategy (spin, spin-then-park, park) it starts one `sluice` with one pinned
@@ -23,6 +23,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --quick) DUR=1s; WARM=300ms; IDLE_S=1 ;;
     --rate) RATE=$2; shift ;;
+    --duration) DUR=$2; shift ;;
     -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "perf/pipeline.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
   esac
@@ -93,9 +94,10 @@ TOML
   kill "$PID"; wait "$PID" 2>/dev/null || true; PID=""
 done
 
-python3 - "$OUT" "$RATE" "$DUR" <<'PY'
+LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
+python3 - "$OUT" "$RATE" "$DUR" "$LOAD" <<'PY'
 import json, sys, platform, os
-out, rate, dur = sys.argv[1], sys.argv[2], sys.argv[3]
+out, rate, dur, load = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
 rows = [l.rstrip("\n").split("\t") for l in open(f"{out}/cells.tsv")]
 cells = {}
 for idle, path, js, busy, idle_cpu in rows:
@@ -105,7 +107,8 @@ lines = [f"# Pipeline hop: extra latency of a `map` pipeline over the direct pat
          "", f"`perf/pipeline.sh` — {rate} msg/s, 64-byte JSON payloads, {dur} measured per cell, "
          "one publisher and one subscriber, one pinned worker; latency from the intended send time "
          "(coordinated omission corrected), µs. Relay CPU is % of one core (100 = a full core).",
-         "", f"Machine: {os.cpu_count()} cores, {platform.platform()}", "",
+         "", f"Machine: {os.cpu_count()} cores, {platform.platform()}; load average at the end: {load} "
+         "(other work on the machine shares its cores with the relay, the worker and the benchmark).", "",
          "| idle strategy | path | p50 | p99 | p99.9 | max | delivered/expected | relay CPU busy | relay CPU idle |",
          "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
 for (idle, path), (lat, counts, busy, idle_cpu) in cells.items():
