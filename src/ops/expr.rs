@@ -1,12 +1,11 @@
 //! jq expressions, compiled once with `jaq` and run per message.
 //!
-//! Contract: [`Expr::compile`] parses and compiles an expression (with jq's standard library and
-//! jaq's JSON functions); it is called once when a pipeline is built, on each worker, never per
-//! message. [`Expr::check`] does the same for validation only (the configuration loader calls it
-//! so a bad expression is reported with its file, line and key before anything starts).
-//! [`Compiled::run`] evaluates the expression on one parsed value and hands every output to a
-//! callback; a runtime error (`.a` on a number, `error("x")`, …) is returned as
-//! [`EvalError`], never a panic. Values are `jaq_json::Val` (reference counted, not `Send`):
+//! Contract: [`Expr::new`] parses and compiles an expression (with jq's standard library and
+//! jaq's JSON functions) to check it, and keeps its text; the configuration loader calls it so a
+//! bad expression is reported with its file, line and key before anything starts. Each worker
+//! compiles its own copy once when it starts, never per message, and evaluates it on one parsed
+//! value at a time; a runtime error (`.a` on a number, `error("x")`, …) is an [`EvalError`],
+//! never a panic. Values are `jaq_json::Val` (reference counted, not `Send`):
 //! they never leave the worker thread that made them.
 
 use std::fmt;

@@ -7,7 +7,7 @@
 //! | `park` | parks at once | a futex wake-up (tens of µs) for every batch that finds it parked | near zero |
 //!
 //! A parked worker is woken by the reactor (`Thread::unpark`) when it hands over work, and in
-//! any case after [`PARK_MAX`], so time-driven operators still see time pass. [`Idler`] is the
+//! any case after [`PARK_MAX`], so time-driven operators still see time pass. `Idler` is the
 //! pure decision (`work, idle time → action`); the worker loop carries it out.
 
 use std::fmt;

@@ -17,7 +17,7 @@
 //!   its inbound queue then fills and the reactor starts dropping, counted). It wakes the
 //!   reactor once per duty cycle, and only if no wake-up is already pending.
 //! - Each pipeline has an instance on every worker; a message is handled by exactly one of them
-//!   (see [`dispatch`](self::dispatch)): per-key or per-publisher order, no locks on state.
+//!   (see `worker/dispatch.rs`): per-key or per-publisher order, no locks on state.
 //! - Counters are written by their worker alone (relaxed atomics, once per cycle) and summed in
 //!   [`crate::Stats::pipelines`].
 //!
