@@ -88,7 +88,7 @@ TOML
       --label "$idle $path" --json "$json" --quiet > "$OUT/$idle-$path.txt"
     t1=$(ticks "$PID"); w1=$(date +%s.%N)
     busy_cpu=$(awk -v d=$((t1 - t0)) -v hz="$HZ" -v a="$w0" -v b="$w1" 'BEGIN { printf "%.0f", 100 * d / hz / (b - a) }')
-    printf '%s\t%s\t%s\t%s\t%s\n' "$idle" "$path" "$json" "$busy_cpu" "$idle_cpu" >> "$OUT/cells.tsv"
+    printf '%s\t%s\t%s\t%s\t%s\n' "$idle" "$path" "$(basename "$json")" "$busy_cpu" "$idle_cpu" >> "$OUT/cells.tsv"
     echo "   $idle $path: done (relay CPU ${busy_cpu}% busy, ${idle_cpu}% idle)"
   done
   kill "$PID"; wait "$PID" 2>/dev/null || true; PID=""
@@ -101,7 +101,7 @@ out, rate, dur, load = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
 rows = [l.rstrip("\n").split("\t") for l in open(f"{out}/cells.tsv")]
 cells = {}
 for idle, path, js, busy, idle_cpu in rows:
-    r = json.load(open(js))
+    r = json.load(open(os.path.join(out, js)))
     cells[(idle, path)] = (r["latency"], r["counts"], busy, idle_cpu)
 lines = [f"# Pipeline hop: extra latency of a `map` pipeline over the direct path",
          "", f"`perf/pipeline.sh` — {rate} msg/s, 64-byte JSON payloads, {dur} measured per cell, "
