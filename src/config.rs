@@ -15,7 +15,9 @@ use std::time::Duration;
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 
+mod connector;
 mod pipeline;
+pub use connector::{BackoffConfig, ConnectorConfig, Messages};
 pub use pipeline::{
     check_pipelines, PartitionConfig, PipelineConfig, StepConfig, TopicName, Topics, WorkerConfig,
 };
@@ -34,6 +36,12 @@ pub struct Config {
     /// Transform pipelines (`[[pipeline]]` tables).
     #[serde(rename = "pipeline")]
     pub pipelines: Vec<PipelineConfig>,
+    /// Upstream feeds pulled into topics (`[[source]]` tables).
+    #[serde(rename = "source")]
+    pub sources: Vec<ConnectorConfig>,
+    /// Topics pushed to upstream endpoints (`[[sink]]` tables).
+    #[serde(rename = "sink")]
+    pub sinks: Vec<ConnectorConfig>,
 }
 
 impl Default for Config {
@@ -43,6 +51,8 @@ impl Default for Config {
             limits: Limits::default(),
             workers: WorkerConfig::default(),
             pipelines: Vec::new(),
+            sources: Vec::new(),
+            sinks: Vec::new(),
         }
     }
 }
@@ -148,7 +158,20 @@ impl Config {
             let span = pipeline::pipeline_key_span(text, i, key);
             located(Some(format!("pipeline[{i}].{key}")), span, message)
         })?;
+        connector::check_connectors(&config.sources, &config.sinks).map_err(
+            |(table, i, key, message)| {
+                let span = connector::table_key_span(text, table, i, &key);
+                located(Some(format!("{table}[{i}].{key}")), span, message)
+            },
+        )?;
         Ok(config)
+    }
+
+    /// The connectors of the `[[source]]` and `[[sink]]` tables, in file order (sources first).
+    pub fn connectors(&self) -> Vec<crate::connector::Connector> {
+        use crate::connector::ConnectorKind;
+        let sources = self.sources.iter().map(|c| c.to_connector(ConnectorKind::Source));
+        sources.chain(self.sinks.iter().map(|c| c.to_connector(ConnectorKind::Sink))).collect()
     }
 
     /// Check relations between fields. Returns the offending key and what was expected.

@@ -24,6 +24,8 @@ pub enum Error {
     Endpoint(String),
     /// A pipeline definition is unusable (see the message); fix the pipeline.
     Pipeline(crate::ops::PipelineError),
+    /// An upstream connector definition is unusable, or its name is taken; fix the named setting.
+    Connector(crate::connector::ConnectorError),
     /// An I/O error from the poller itself (or starting a worker thread); the reactor cannot
     /// continue.
     Io(io::Error),
@@ -36,6 +38,7 @@ impl fmt::Display for Error {
             Error::Bind { addr, source } => write!(f, "cannot listen on {addr}: {source}"),
             Error::Endpoint(why) => write!(f, "invalid endpoint: {why}"),
             Error::Pipeline(e) => write!(f, "invalid {e}"),
+            Error::Connector(e) => write!(f, "invalid {e}"),
             Error::Io(e) => write!(f, "reactor I/O error: {e}"),
         }
     }
@@ -48,6 +51,7 @@ impl std::error::Error for Error {
             Error::Bind { source, .. } => Some(source),
             Error::Io(e) => Some(e),
             Error::Pipeline(e) => Some(e),
+            Error::Connector(e) => Some(e),
             Error::Endpoint(_) => None,
         }
     }

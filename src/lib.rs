@@ -14,6 +14,9 @@
 //! - [`Pipeline`]: transform topics on pinned worker threads (jq steps, text steps, Rust
 //!   closures and [`Operator`]s), added with [`Reactor::add_pipeline`] or from the
 //!   configuration's `[[pipeline]]` tables;
+//! - [`Connector`]: pull an upstream WebSocket feed into a topic (a source) or push a topic to an
+//!   upstream endpoint (a sink), with reconnects, added with [`Reactor::add_connector`] or from
+//!   the configuration's `[[source]]` and `[[sink]]` tables;
 //! - [`Error`] and the per-layer error types it wraps.
 //!
 //! ```no_run
@@ -34,6 +37,7 @@
 pub mod clock;
 pub mod config;
 mod conn;
+pub mod connector;
 mod endpoint;
 pub mod error;
 pub mod logging;
@@ -45,6 +49,9 @@ pub mod worker;
 pub use clock::Clock;
 pub use config::{Config, Limits, WorkerConfig};
 pub use conn::http::{Request, Response};
+pub use connector::{
+    Backoff, Connector, ConnectorError, ConnectorKind, ConnectorState, ConnectorStats, Overflow,
+};
 pub use endpoint::{Endpoint, HttpHandler};
 pub use error::{ConfigError, Error, HandleError, TopicError};
 pub use ops::{Emitter, Operator, Pipeline, PipelineError, Record, TextOp};

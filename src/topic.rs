@@ -68,11 +68,13 @@ pub(crate) struct Topic {
     pub(crate) pipes: Box<[u32]>,
     /// A topic a pipeline reads or writes lives as long as the reactor.
     pinned: bool,
+    /// Connectors that send this topic's messages upstream (indexes into the connector table).
+    pub(crate) sinks: Vec<usize>,
 }
 
 impl Topic {
     fn is_unused(&self) -> bool {
-        !self.pinned && self.publishers == 0 && self.subscribers.is_empty()
+        !self.pinned && self.publishers == 0 && self.subscribers.is_empty() && self.sinks.is_empty()
     }
 }
 
@@ -101,6 +103,7 @@ impl Topics {
             messages_in: 0,
             pipes: Box::new([]),
             pinned: false,
+            sinks: Vec::new(),
         });
         self.by_name.insert(name.into(), id);
         id
@@ -143,6 +146,17 @@ impl Topics {
             let topic = self.topics.remove(id);
             self.by_name.remove(&topic.name);
         }
+    }
+
+    /// Register connector `connector` as a sink of the topic.
+    pub(crate) fn add_sink(&mut self, id: TopicId, connector: usize) {
+        self.topics[id].sinks.push(connector);
+    }
+
+    /// Unregister a sink; frees the topic if now unused.
+    pub(crate) fn remove_sink(&mut self, id: TopicId, connector: usize) {
+        self.topics[id].sinks.retain(|&c| c != connector);
+        self.free_if_unused(id);
     }
 
     /// Keep a topic for the life of the reactor (pipeline inputs and outputs).

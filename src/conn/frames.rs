@@ -12,6 +12,8 @@ use std::io::Cursor;
 use tungstenite::protocol::frame::coding::{CloseCode, Control, Data, OpCode};
 use tungstenite::protocol::frame::FrameHeader;
 
+/// Close code 1000: normal closure.
+pub const CLOSE_NORMAL: u16 = 1000;
 /// Close code 1001: going away (server stopping, keepalive timeout).
 pub const CLOSE_AWAY: u16 = 1001;
 /// Close code 1002: protocol error.
@@ -28,7 +30,6 @@ pub const CLOSE_TOO_BIG: u16 = 1009;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Role {
     Server,
-    #[allow(dead_code)] // used by client-mode connections (connectors)
     Client,
 }
 

@@ -6,6 +6,11 @@
 //!              └──(error response)───────────────────────────▶ Closing              (deadline)─┴──▶ freed
 //! ```
 //!
+//! A client-mode connection (an upstream connector's, see [`client`]) starts in `Connecting`
+//! (non-blocking TCP connect), then `Handshaking` (request sent, response being read), then joins
+//! the same `Open` → `Closing` → `Linger` path; it never half-closes first (the server closes
+//! the TCP connection, RFC 6455 §7.1.1), and its frames are masked.
+//!
 //! Every transition goes through [`Conn::set_state`]. Handlers never free a connection: they
 //! return a verdict and only the reactor loop deregisters the socket and frees the slab slot.
 //!
@@ -13,6 +18,7 @@
 //! partial frame is pending), no write buffer (the queue holds shared frames only while they are
 //! unsent) and no fragment buffer.
 
+pub(crate) mod client;
 pub(crate) mod frames;
 pub mod http;
 pub(crate) mod out;
@@ -25,6 +31,7 @@ use mio::net::TcpStream;
 
 use crate::config::Limits;
 use crate::topic::TopicId;
+use client::Client;
 use frames::{CloseReason, FrameReader, Role};
 use out::OutQueue;
 
@@ -39,6 +46,10 @@ pub(crate) enum State {
     Closing,
     /// Our side is shut down for writing; wait for the peer's EOF (bounded by a deadline).
     Linger,
+    /// Client mode: the TCP connect is in progress.
+    Connecting,
+    /// Client mode: the upgrade request is sent; reading the response.
+    Handshaking,
 }
 
 /// What a connection does with the messages it receives.
@@ -52,6 +63,8 @@ pub(crate) enum Kind {
     Subscribe(Box<[(TopicId, usize)]>),
     /// `/echo`: every message is sent back.
     Echo,
+    /// A connector's connection to its upstream (see [`Conn::client`]).
+    Upstream,
 }
 
 /// What a timer wants done with the connection.
@@ -94,6 +107,8 @@ pub(crate) struct Conn {
     pub(crate) last_rx: Instant,
     /// When the outstanding keepalive ping was sent.
     pub(crate) ping_sent: Option<Instant>,
+    /// Client-mode state, for a connector's connection.
+    pub(crate) client: Option<Box<Client>>,
 }
 
 impl Conn {
@@ -119,7 +134,44 @@ impl Conn {
             deadline: now + limits.handshake_timeout,
             last_rx: now,
             ping_sent: None,
+            client: None,
         }
+    }
+
+    /// A connector's connection, connecting to `peer` (its deadline covers the connect and the
+    /// handshake).
+    pub(crate) fn client(
+        stream: TcpStream,
+        peer: SocketAddr,
+        id: u64,
+        now: Instant,
+        client: Client,
+    ) -> Conn {
+        Conn {
+            state: State::Connecting,
+            kind: Kind::Upstream,
+            reader: FrameReader::new(Role::Client),
+            deadline: now + client.connect_timeout,
+            client: Some(Box::new(client)),
+            ..Conn::new(stream, peer, id, now, &Limits::default())
+        }
+    }
+
+    /// A fresh masking key for a frame we send: clients mask every frame, servers none.
+    pub(crate) fn mask(&self) -> Option<[u8; 4]> {
+        self.client.as_ref().map(|_| rand::random())
+    }
+
+    /// Record why a client connection is ending (no-op for accepted connections).
+    pub(crate) fn note(&mut self, why: impl Into<String>) {
+        if let Some(c) = &mut self.client {
+            c.note(why);
+        }
+    }
+
+    /// The publisher id pipelines see for this connection's messages.
+    pub(crate) fn publisher_id(&self) -> u64 {
+        self.client.as_ref().map_or(self.id, |c| c.publisher)
     }
 
     pub(crate) fn state(&self) -> State {
@@ -155,8 +207,8 @@ impl Conn {
             self.out.discard_unstarted();
         }
         let payload = reason.map(|r| frames::close_payload(r.code, &r.reason)).unwrap_or_default();
-        let mut frame = Vec::with_capacity(4 + payload.len());
-        frames::encode_frame(&mut frame, frames::close_opcode(), &payload, None);
+        let mut frame = Vec::with_capacity(8 + payload.len());
+        frames::encode_frame(&mut frame, frames::close_opcode(), &payload, self.mask());
         self.out.push(Arc::from(frame));
         self.start_closing(now, limits);
     }
@@ -180,7 +232,9 @@ impl Conn {
         if self.peer_eof {
             return true;
         }
-        let _ = self.stream.shutdown(std::net::Shutdown::Write);
+        if self.client.is_none() {
+            let _ = self.stream.shutdown(std::net::Shutdown::Write);
+        }
         self.set_state(State::Linger);
         false
     }
@@ -195,7 +249,18 @@ impl Conn {
                     TimerVerdict::Rearm(self.deadline)
                 }
             }
-            State::Open => keepalive(now, self.last_rx, &mut self.ping_sent, limits),
+            State::Connecting | State::Handshaking if now >= self.deadline => {
+                let c =
+                    self.client.as_ref().map_or(limits.handshake_timeout, |c| c.connect_timeout);
+                let what = if self.state == State::Connecting { "connect" } else { "handshake" };
+                self.note(format!("{what} timed out after {c:?}"));
+                TimerVerdict::Drop
+            }
+            State::Connecting | State::Handshaking => TimerVerdict::Rearm(self.deadline),
+            State::Open => match &mut self.client {
+                Some(c) => c.keepalive(now, self.last_rx, &mut self.ping_sent),
+                None => keepalive(now, self.last_rx, &mut self.ping_sent, limits),
+            },
         }
     }
 
@@ -203,6 +268,10 @@ impl Conn {
     pub(crate) fn next_deadline(&self, limits: &Limits) -> Option<Instant> {
         match self.state {
             State::Http | State::Closing | State::Linger => Some(self.deadline),
+            State::Connecting | State::Handshaking => Some(self.deadline),
+            State::Open if self.client.is_some() => {
+                self.client.as_ref().and_then(|c| c.next_deadline(self.last_rx, self.ping_sent))
+            }
             State::Open => match self.ping_sent {
                 Some(at) => Some(at + limits.pong_timeout),
                 None if limits.idle_ping.is_zero() => None,

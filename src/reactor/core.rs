@@ -15,9 +15,11 @@ use crate::conn::frames::{self, CloseReason, Event, Flow, FrameLimits};
 use crate::conn::http::{self, Parsed, Response};
 use crate::conn::out::Flushed;
 use crate::conn::{Conn, Kind, State, TimerVerdict};
+use crate::connector::table::Connectors;
 use crate::endpoint::{Routes, Target};
 use crate::reactor::stats::Stats;
 use crate::reactor::timer::Timers;
+use crate::reactor::upstream::{flush_upstream, CONNECTOR_TIMER};
 use crate::topic::{TopicId, Topics};
 use crate::worker::Pool;
 
@@ -42,7 +44,7 @@ pub(crate) struct Core {
     registry: Registry,
     frame_limits: FrameLimits,
     /// Connections with queued output, flushed once at the end of the loop iteration.
-    dirty: Vec<usize>,
+    pub(super) dirty: Vec<usize>,
     /// Server frames encoded for the current sink, shared by every receiver once flushed.
     pub(super) batch: Vec<u8>,
     pub(super) batch_msgs: u64,
@@ -55,6 +57,8 @@ pub(crate) struct Core {
     pub(super) slot_topics: Vec<TopicId>,
     /// The result budget ran out with results possibly still pending.
     pub(crate) results_more: bool,
+    /// Upstream connectors (sources and sinks).
+    pub(crate) connectors: Connectors,
 }
 
 impl Core {
@@ -79,6 +83,7 @@ impl Core {
             pool: None,
             slot_topics: Vec::new(),
             results_more: false,
+            connectors: Connectors::default(),
         }
     }
 
@@ -89,6 +94,7 @@ impl Core {
             State::Http => self.on_http(key, data, now),
             State::Open => self.on_frames(key, data, now),
             State::Closing | State::Linger => data.len(),
+            State::Connecting | State::Handshaking => self.on_response(key, data, now),
         }
     }
 
@@ -199,15 +205,22 @@ impl Core {
     }
 
     /// Parse frames from an open connection, deliver its messages, answer its control frames.
-    fn on_frames(&mut self, key: usize, data: &mut [u8], now: Instant) -> usize {
+    pub(super) fn on_frames(&mut self, key: usize, data: &mut [u8], now: Instant) -> usize {
         let mut pos = 0;
         loop {
             let conn = &mut self.conns[key];
             let sink = match conn.kind {
                 Kind::Publish(t) => Sink::Topic(t),
                 Kind::Echo => Sink::Echo,
+                Kind::Upstream => conn
+                    .client
+                    .as_ref()
+                    .and_then(|c| c.publish_to)
+                    .map_or(Sink::Discard, Sink::Topic),
                 Kind::Subscribe(_) | Kind::Http => Sink::Discard,
             };
+            let client = conn.client.is_some();
+            let (mut received, mut received_bytes) = (0, 0);
             let mut close: Option<Option<u16>> = None;
             let mut ignored = 0;
             let (batch, control) = (&mut self.batch, &mut self.control);
@@ -215,6 +228,8 @@ impl Core {
             let result = conn.reader.process(&mut data[pos..], &self.frame_limits, |event| {
                 match event {
                     Event::Message { text, payload } => {
+                        received += 1;
+                        received_bytes += payload.len() as u64;
                         if sink == Sink::Discard {
                             ignored += 1;
                             return Flow::Continue;
@@ -229,7 +244,8 @@ impl Core {
                     Event::Ping(payload) => {
                         // Echo keeps pongs in order with its echoes; others answer directly.
                         let out = if sink == Sink::Echo { &mut *batch } else { &mut *control };
-                        frames::encode_frame(out, frames::pong_opcode(), payload, None);
+                        let mask = client.then(rand::random);
+                        frames::encode_frame(out, frames::pong_opcode(), payload, mask);
                     }
                     Event::Pong => {}
                     Event::Close(code) => close = Some(code),
@@ -237,6 +253,9 @@ impl Core {
                 Flow::Continue
             });
             self.stats.messages_ignored += ignored;
+            if client && received > 0 {
+                self.count_upstream_in(key, received, received_bytes);
+            }
             self.flush_batch(key, sink, now);
             if self.pool.is_some() {
                 self.flush_pipelines(now);
@@ -249,7 +268,10 @@ impl Core {
                         Flow::Pause => continue,
                         Flow::Continue => return pos,
                         Flow::Stop => {
-                            let reply = close.flatten().map(|code| CloseReason::new(code, ""));
+                            let code = close.flatten();
+                            let shown = code.map_or("no code".into(), |c| c.to_string());
+                            self.conns[key].note(format!("closed by the upstream ({shown})"));
+                            let reply = code.map(|code| CloseReason::new(code, ""));
                             self.close(key, reply.as_ref(), false, now);
                             return data.len();
                         }
@@ -284,6 +306,10 @@ impl Core {
         if conn.state() != State::Open {
             return;
         }
+        if conn.client.is_some() {
+            self.upstream_closing(key, reason, now);
+        }
+        let conn = &mut self.conns[key];
         conn.begin_close(reason, discard, now, &self.limits);
         mark_dirty(&mut self.dirty, key, conn);
         arm(&mut self.timers, key, conn, &self.limits);
@@ -298,7 +324,7 @@ impl Core {
             Sink::Topic(topic) => {
                 if self.pool.is_some() {
                     // A topic read by pipelines also hands its messages to the workers.
-                    let publisher = self.conns[key].id;
+                    let publisher = self.conns[key].publisher_id();
                     self.dispatch_batch(topic, publisher);
                 }
                 self.fan_out(topic, now)
@@ -376,8 +402,12 @@ impl Core {
         self.stats.bytes_in += payload;
         let t = self.topics.get_mut(topic);
         t.messages_in += msgs;
+        if !t.sinks.is_empty() {
+            self.feed_sinks(topic);
+        }
+        let t = self.topics.get(topic);
         if t.subscribers.is_empty() {
-            if t.pipes.is_empty() {
+            if t.pipes.is_empty() && t.sinks.is_empty() {
                 // Read by no one (a pipeline's input is read by the pipeline).
                 self.stats.messages_unrouted += msgs;
             }
@@ -414,6 +444,9 @@ impl Core {
     /// Flush a connection when the socket becomes writable.
     pub(crate) fn on_writable(&mut self, key: usize) {
         if let Some(conn) = self.conns.get_mut(key) {
+            if conn.client.is_some() {
+                return self.upstream_writable(key);
+            }
             if !conn.out.is_empty() || conn.state() == State::Closing {
                 mark_dirty(&mut self.dirty, key, conn);
             }
@@ -424,6 +457,7 @@ impl Core {
     pub(crate) fn on_eof(&mut self, key: usize) {
         let conn = &mut self.conns[key];
         conn.peer_eof = true;
+        conn.note("the upstream closed the TCP connection");
         match conn.state() {
             // A request followed by a half-close still gets its response.
             State::Http | State::Closing if !conn.out.is_empty() => {
@@ -441,7 +475,11 @@ impl Core {
         while let Some(key) = self.dirty.pop() {
             let Some(conn) = self.conns.get_mut(key) else { continue };
             conn.dirty = false;
-            match conn.out.flush_to(&mut conn.stream) {
+            let flushed = match conn.client {
+                Some(_) => flush_upstream(conn, &mut self.connectors),
+                None => conn.out.flush_to(&mut conn.stream),
+            };
+            match flushed {
                 Ok(Flushed::All) if conn.state() == State::Closing => {
                     if conn.closing_flushed() {
                         self.drop_conn(key);
@@ -450,6 +488,7 @@ impl Core {
                 Ok(_) => {}
                 Err(e) => {
                     log::debug!("conn {} {}: write failed: {e}", conn.id, conn.peer);
+                    conn.note(format!("write failed: {e}"));
                     self.drop_conn(key);
                 }
             }
@@ -459,6 +498,10 @@ impl Core {
     /// Fire every timer due at `now`.
     pub(crate) fn expire_timers(&mut self, now: Instant) {
         while let Some(entry) = self.timers.pop_due(now) {
+            if entry.key & CONNECTOR_TIMER != 0 {
+                self.connector_timer(entry.key & !CONNECTOR_TIMER, entry.id, entry.at, now);
+                continue;
+            }
             let Some(conn) = self.conns.get_mut(entry.key) else { continue };
             if conn.id != entry.id || conn.timer_at != Some(entry.at) {
                 continue; // stale
@@ -469,8 +512,8 @@ impl Core {
                 TimerVerdict::Idle => {}
                 TimerVerdict::Rearm(_) => arm(&mut self.timers, key, conn, &self.limits),
                 TimerVerdict::Ping(_) => {
-                    let mut ping = Vec::with_capacity(2);
-                    frames::encode_frame(&mut ping, frames::ping_opcode(), b"", None);
+                    let mut ping = Vec::with_capacity(6);
+                    frames::encode_frame(&mut ping, frames::ping_opcode(), b"", conn.mask());
                     self.queue_or_close(key, Arc::from(ping), now);
                     let conn = &mut self.conns[key];
                     arm(&mut self.timers, key, conn, &self.limits);
@@ -502,14 +545,17 @@ impl Core {
     pub(crate) fn drop_conn(&mut self, key: usize) {
         let Some(mut conn) = self.conns.try_remove(key) else { return };
         let _ = self.registry.deregister(&mut conn.stream);
-        match conn.kind {
+        match std::mem::replace(&mut conn.kind, Kind::Http) {
             Kind::Publish(topic) => self.topics.remove_publisher(topic),
             Kind::Subscribe(list) => {
                 for &(topic, slot) in list.iter() {
                     self.topics.unsubscribe(topic, slot);
                 }
             }
-            Kind::Echo | Kind::Http => {}
+            Kind::Echo | Kind::Http | Kind::Upstream => {}
+        }
+        if conn.client.is_some() {
+            self.upstream_dropped(conn);
         }
     }
 
@@ -525,12 +571,13 @@ impl Core {
             topics: self.topics.len() as u64,
             workers: self.pool.as_ref().map_or(0, |p| p.workers() as u64),
             pipelines,
+            connectors: self.connectors.stats(),
             ..self.stats.clone()
         }
     }
 }
 
-fn mark_dirty(dirty: &mut Vec<usize>, key: usize, conn: &mut Conn) {
+pub(super) fn mark_dirty(dirty: &mut Vec<usize>, key: usize, conn: &mut Conn) {
     if !conn.dirty {
         conn.dirty = true;
         dirty.push(key);
@@ -539,7 +586,7 @@ fn mark_dirty(dirty: &mut Vec<usize>, key: usize, conn: &mut Conn) {
 
 /// Make sure a timer is armed no later than the connection's next deadline. An earlier armed
 /// timer is kept: when it fires, the connection re-arms for its real deadline.
-fn arm(timers: &mut Timers, key: usize, conn: &mut Conn, limits: &Limits) {
+pub(super) fn arm(timers: &mut Timers, key: usize, conn: &mut Conn, limits: &Limits) {
     let Some(at) = conn.next_deadline(limits) else { return };
     if conn.timer_at.is_some_and(|t| t <= at) {
         return;

@@ -13,6 +13,8 @@ use std::time::Duration;
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use mio::Waker;
 
+use crate::connector::resolve::Resolved;
+use crate::connector::{Connector, ConnectorError};
 use crate::reactor::stats::Stats;
 use crate::topic::{validate_topic, TopicError};
 
@@ -66,6 +68,8 @@ pub enum HandleError {
     Stopped,
     /// The reactor did not answer in time (it is overloaded or stuck).
     Timeout,
+    /// The connector definition is unusable, or its name is taken; fix the named setting.
+    Connector(ConnectorError),
 }
 
 impl fmt::Display for HandleError {
@@ -75,6 +79,7 @@ impl fmt::Display for HandleError {
             HandleError::Full => f.write_str("the reactor's command queue is full"),
             HandleError::Stopped => f.write_str("the reactor has stopped"),
             HandleError::Timeout => f.write_str("the reactor did not answer in time"),
+            HandleError::Connector(e) => write!(f, "{e}"),
         }
     }
 }
@@ -84,6 +89,9 @@ impl std::error::Error for HandleError {}
 pub(crate) enum Command {
     Publish { topic: Box<str>, message: Message },
     Stats(Sender<Stats>),
+    AddConnector(Box<Connector>, Sender<Result<(), ConnectorError>>),
+    RemoveConnector(String, Sender<bool>),
+    Resolved(Resolved),
 }
 
 /// State shared by the reactor and its handles.
@@ -129,10 +137,29 @@ impl Handle {
     pub fn stats(&self, timeout: Duration) -> Result<Stats, HandleError> {
         let (tx, rx) = crossbeam_channel::bounded(1);
         self.send(Command::Stats(tx))?;
-        rx.recv_timeout(timeout).map_err(|e| match e {
-            crossbeam_channel::RecvTimeoutError::Timeout => HandleError::Timeout,
-            crossbeam_channel::RecvTimeoutError::Disconnected => HandleError::Stopped,
-        })
+        recv(&rx, timeout)
+    }
+
+    /// Add an upstream connector to the running reactor (it starts connecting at once); waits
+    /// up to `timeout` for the reactor to accept it. A definition that does not validate, or a
+    /// name already in use, is a [`HandleError::Connector`].
+    pub fn add_connector(
+        &self,
+        connector: Connector,
+        timeout: Duration,
+    ) -> Result<(), HandleError> {
+        connector.validate().map_err(HandleError::Connector)?;
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        self.send(Command::AddConnector(Box::new(connector), tx))?;
+        recv(&rx, timeout)?.map_err(HandleError::Connector)
+    }
+
+    /// Remove the connector named `name`: it stops reconnecting, a sink's connection sends what
+    /// is buffered, and the connection is closed. `Ok(false)` if there is no such connector.
+    pub fn remove_connector(&self, name: &str, timeout: Duration) -> Result<bool, HandleError> {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        self.send(Command::RemoveConnector(name.into(), tx))?;
+        recv(&rx, timeout)
     }
 
     /// Ask the reactor to stop gracefully: it stops accepting, closes every client with `1001`,
@@ -147,7 +174,7 @@ impl Handle {
         self.shared.stopped.load(Ordering::Acquire)
     }
 
-    fn send(&self, cmd: Command) -> Result<(), HandleError> {
+    pub(crate) fn send(&self, cmd: Command) -> Result<(), HandleError> {
         if self.is_stopped() {
             return Err(HandleError::Stopped);
         }
@@ -162,4 +189,12 @@ impl Handle {
             Err(TrySendError::Disconnected(_)) => Err(HandleError::Stopped),
         }
     }
+}
+
+/// Wait for the reactor's answer to a command.
+fn recv<T>(rx: &Receiver<T>, timeout: Duration) -> Result<T, HandleError> {
+    rx.recv_timeout(timeout).map_err(|e| match e {
+        crossbeam_channel::RecvTimeoutError::Timeout => HandleError::Timeout,
+        crossbeam_channel::RecvTimeoutError::Disconnected => HandleError::Stopped,
+    })
 }

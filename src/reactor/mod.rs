@@ -20,6 +20,7 @@
 //! a writable event when the peer drains its socket. Accept errors such as `EMFILE` pause
 //! accepting for [`ACCEPT_PAUSE`] instead of spinning on a listener that stays readable.
 
+mod connectors;
 mod core;
 pub(crate) mod handle;
 mod pipes;
@@ -28,6 +29,7 @@ pub use pipes::RESULT_BUDGET;
 pub(crate) mod stats;
 mod timer;
 mod token;
+mod upstream;
 
 use std::io::{self, Read};
 use std::net::SocketAddr;
@@ -143,6 +145,11 @@ impl Reactor {
         let waker = Waker::new(poll.registry(), WAKER)?;
         let (handle, commands, shared) = Handle::new(waker);
         let registry = poll.registry().try_clone()?;
+        let connectors = config.connectors();
+        let mut core = Core::new(config.limits, registry);
+        for c in connectors {
+            core.add_connector(c, Instant::now()).map_err(Error::Connector)?;
+        }
         Ok(Reactor {
             poll,
             events: Events::with_capacity(1024),
@@ -150,7 +157,7 @@ impl Reactor {
             listener: Some(listener),
             local_addr,
             scratch: vec![0; SCRATCH_LEN].into_boxed_slice(),
-            core: Core::new(config.limits, registry),
+            core,
             commands,
             shared,
             handle,
@@ -216,6 +223,7 @@ impl Reactor {
         }
         if !self.started {
             self.start()?;
+            self.start_connectors();
         }
         let timeout = self.poll_timeout(Instant::now(), timeout);
         match self.poll.poll(&mut self.events, timeout) {
@@ -406,6 +414,7 @@ impl Reactor {
                 }
                 Err(e) => {
                     log::debug!("conn {} {}: read failed: {e}", conn.id, conn.peer);
+                    conn.note(format!("read failed: {e}"));
                     return self.core.drop_conn(key);
                 }
             };
@@ -421,7 +430,9 @@ impl Reactor {
                 held.drain(..consumed);
             }
             let Some(conn) = self.core.conns.get_mut(key) else { return };
-            if matches!(conn.state(), State::Http | State::Open) && !held.is_empty() {
+            if matches!(conn.state(), State::Http | State::Open | State::Handshaking)
+                && !held.is_empty()
+            {
                 conn.inbuf = held;
             }
             if n < room_len && !hup {
@@ -459,6 +470,9 @@ impl Reactor {
             Command::Stats(reply) => {
                 let _ = reply.try_send(self.core.snapshot());
             }
+            cmd @ (Command::AddConnector(..)
+            | Command::RemoveConnector(..)
+            | Command::Resolved(_)) => self.connector_command(cmd, now),
         }
     }
 
@@ -479,11 +493,12 @@ impl Reactor {
         }
         self.core.flush_pipelines(now);
         self.commands_more = false;
+        self.core.stop_connectors(now);
         let reason = CloseReason::new(CLOSE_AWAY, "server shutting down");
         let keys: Vec<usize> = self.core.conns.iter().map(|(k, _)| k).collect();
         for key in keys {
             match self.core.conns[key].state() {
-                State::Http => self.core.drop_conn(key),
+                State::Http | State::Connecting | State::Handshaking => self.core.drop_conn(key),
                 State::Open => self.core.close(key, Some(&reason), false, now),
                 State::Closing | State::Linger => {}
             }

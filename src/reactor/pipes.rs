@@ -179,7 +179,7 @@ impl Core {
 
 /// Split the first frame off a buffer of unmasked data frames the reactor encoded itself:
 /// (text, payload, the rest).
-fn next_frame(buf: &[u8]) -> Option<(bool, &[u8], &[u8])> {
+pub(super) fn next_frame(buf: &[u8]) -> Option<(bool, &[u8], &[u8])> {
     let (&b0, rest) = buf.split_first()?;
     let (&b1, rest) = rest.split_first()?;
     let (len, rest) = match b1 & 0x7f {

@@ -43,6 +43,8 @@ pub struct Stats {
     pub workers: u64,
     /// One entry per pipeline, in the order they were added.
     pub pipelines: Vec<PipelineStats>,
+    /// One entry per upstream connector (sources and sinks), in the order they were added.
+    pub connectors: Vec<crate::connector::ConnectorStats>,
 }
 
 /// Counters of one pipeline since the reactor started. Reading them: `messages_in` =

@@ -6,6 +6,8 @@
 
 #![allow(dead_code)]
 
+pub mod upstream;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::mpsc;
