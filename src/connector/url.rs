@@ -32,9 +32,11 @@ impl WsUrl {
             url.split_once("://").ok_or_else(|| format!("URL `{url}` must start with ws://"))?;
         match scheme.to_ascii_lowercase().as_str() {
             "ws" => {}
-            "wss" => return Err(format!(
+            "wss" => {
+                return Err(format!(
                 "URL `{url}`: wss:// (TLS) is not supported by this build's connectors; use ws://"
-            )),
+            ))
+            }
             other => return Err(format!("URL `{url}`: scheme `{other}` is not ws://")),
         }
         if rest.contains('#') {
