@@ -31,6 +31,8 @@ pub(crate) struct Client {
     pub(crate) stall_timeout: Duration,
     /// Why the connection is ending (the first cause recorded wins).
     pub(crate) reason: Option<String>,
+    /// The upstream stalled: nothing more is written to this connection but its close frame.
+    pub(crate) stalled: bool,
 }
 
 impl Client {
@@ -72,6 +74,7 @@ impl Client {
         if self.stall_due(last_rx).is_some_and(|at| now >= at) {
             let why = format!("stalled: nothing received for {:?}", self.stall_timeout);
             self.note(why.clone());
+            self.stalled = true;
             return TimerVerdict::Close(CloseReason::new(CLOSE_AWAY, why));
         }
         if self.ping_due(last_rx, *last_ping).is_some_and(|at| now >= at) {
@@ -101,6 +104,7 @@ mod tests {
             ping_interval: Duration::from_secs(ping),
             stall_timeout: Duration::from_secs(stall),
             reason: None,
+            stalled: false,
         }
     }
 

@@ -14,6 +14,9 @@
 //!   never saw it complete), so a message is never cut or sent twice by Sluice. Messages whose
 //!   frames were written to a connection that then fails may still be lost with it: delivery
 //!   to the upstream is at most once.
+//! - When a connection starts closing (either side), what the buffer holds is handed to it,
+//!   before its close frame, in order; except after a stall, when only a frame written in part
+//!   is finished and the rest waits for the next connection.
 //! - The bound counts the encoded frames held, including one being written.
 //! - When a new message does not fit, the policy decides ([`Overflow`]); either way the loss is
 //!   counted. A message larger than the whole bound is dropped and counted as oversize.

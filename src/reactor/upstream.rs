@@ -261,6 +261,7 @@ impl Core {
                 ping_interval: spec.ping_interval,
                 stall_timeout: spec.stall_timeout,
                 reason: None,
+                stalled: false,
             };
             live.conn = Some((key, id));
             live.state = ConnectorState::Connecting;
@@ -367,7 +368,9 @@ impl Core {
     }
 
     /// An open client connection starts closing (either side): the connector lets go of it and
-    /// waits to reconnect. A data frame written in part is finished before the close frame.
+    /// waits to reconnect. Messages queued before the close go out before the close frame, in
+    /// order, as an echo would; a stalled connection only finishes a frame written in part, and
+    /// leaves the rest for the next connection.
     pub(super) fn upstream_closing(
         &mut self,
         key: usize,
@@ -377,6 +380,7 @@ impl Core {
         let conn = &mut self.conns[key];
         let Some(client) = conn.client.as_deref() else { return };
         let idx = client.connector;
+        let stalled = client.stalled;
         let why = client.reason.clone().unwrap_or_else(|| match reason {
             Some(r) => format!("closed with {} ({})", r.code, r.reason),
             None => "closed".into(),
@@ -385,10 +389,16 @@ impl Core {
         if !live.is_current(conn.id) {
             return;
         }
-        if let Some((rest, bytes)) = live.ring.as_mut().and_then(|r| r.take_partial()) {
-            conn.out.discard_unstarted();
+        if let Some(ring) = &mut live.ring {
+            if ring.partial().is_some() {
+                conn.out.discard_unstarted();
+            }
+            let (rest, (msgs, bytes)) = match stalled {
+                true => ring.take_partial().map_or((Vec::new(), (0, 0)), |(r, b)| (r, (1, b))),
+                false => ring.take_all(),
+            };
             conn.out.push(Arc::from(rest));
-            live.stats.messages_out += 1;
+            live.stats.messages_out += msgs;
             live.stats.bytes_out += bytes;
         }
         self.disconnected(idx, why, now);

@@ -1,0 +1,36 @@
+"""Serve Autobahn TestSuite cases (via kosoku's fuzzing server) to a WebSocket client under
+test, on 127.0.0.1 with an OS-assigned port. Used by tests/connector_autobahn.rs.
+
+Prints `port N` once listening; after the client has run every case and called
+/updateReports, writes the HTML/JSON reports to REPORT_DIR and prints one JSON line per case:
+{"id", "behavior", "close"}.
+
+usage: fuzzingserver.py REPORT_DIR CASE [CASE ...]     (CASE: an id or a glob such as "9.*")
+"""
+
+import asyncio
+import json
+import sys
+
+
+async def main() -> None:
+    from kosoku import FailureError, run_fuzzingserver
+
+    outdir, cases = sys.argv[1], sys.argv[2:]
+    async with run_fuzzingserver(cases, None, host="127.0.0.1", port=0) as server:
+        print(f"port {server.port}", flush=True)
+        try:
+            results = await server.get_result()
+        except FailureError as failure:  # some case did not pass: the caller judges
+            results = failure.results
+    try:
+        from kosoku._report import write_reports
+
+        write_reports(results, outdir)
+    except Exception as e:  # the report is for people; the verdicts below are what counts
+        print(f"report not written: {e}", file=sys.stderr)
+    for r in results:
+        print(json.dumps({"id": r.case_id, "behavior": r.behavior.value, "close": r.behavior_close.value}), flush=True)
+
+
+asyncio.run(main())

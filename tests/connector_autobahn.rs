@@ -1,0 +1,151 @@
+//! Client-mode conformance: the Autobahn TestSuite case files, served by `kosoku`'s fuzzing
+//! server (tests/run.sh installs it), against Sluice's connector client.
+//!
+//! Each case is one connection: a source connector to `/runCase?case=N` that publishes every
+//! message to a topic and sends that same topic back upstream (`send_from`), so the upstream
+//! gets its messages echoed through the relay's real source and sink paths. The test waits for
+//! the connector's `disconnected` (or `connect_failed`) status event, removes it, and goes on.
+//!
+//! Required: every case of sections 1–7, 9 and 10 is `OK`, or `NON-STRICT` / `INFORMATIONAL`
+//! where listed below (the README lists them too). Reports go to `target/autobahn/client`.
+
+mod util;
+
+use std::collections::BTreeMap;
+use std::io::BufRead;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use sluice::{Backoff, Connector};
+use util::upstream::wait_json;
+use util::{connect, next_data, test_config, watchdog, Relay, IO_TIMEOUT};
+
+/// Verdicts other than `OK` that are accepted: (case, behavior).
+const NOT_OK: &[(&str, &str)] = &[
+    ("6.4.3", "NON-STRICT"),
+    ("6.4.4", "NON-STRICT"),
+    ("7.1.6", "INFORMATIONAL"),
+    ("7.13.1", "INFORMATIONAL"),
+    ("7.13.2", "INFORMATIONAL"),
+];
+
+const SECTIONS: &[&str] = &["1.*", "2.*", "3.*", "4.*", "5.*", "6.*", "7.*", "9.*", "10.*"];
+
+fn kosoku_ready() -> bool {
+    let ok = Command::new("python3")
+        .args(["-c", "import kosoku"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "kosoku is not installed (tests/run.sh installs it with pip)"
+        );
+        eprintln!("SKIPPED: kosoku is not installed; run tests/run.sh");
+    }
+    ok
+}
+
+/// Connect once, never retry (the test removes the connector when the case ends).
+fn one_shot(name: &str, url: &str, topic: &str) -> Connector {
+    let never = Duration::from_secs(3600);
+    Connector::source(name, url, topic)
+        .status_topic("ab.status")
+        .ping_interval(Duration::ZERO)
+        .stall_timeout(Duration::ZERO)
+        .connect_timeout(Duration::from_secs(60))
+        .buffer(64 << 20)
+        .backoff(Backoff { initial: never, max: never, multiplier: 1.0, jitter: 0.0 })
+}
+
+#[test]
+fn autobahn_client_conformance() {
+    watchdog(1200, || {
+        if !kosoku_ready() {
+            return;
+        }
+        let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        let mut server = Command::new("python3")
+            .arg(dir.join("tests/autobahn/fuzzingserver.py"))
+            .arg(dir.join("target/autobahn/client"))
+            .args(SECTIONS)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start kosoku");
+        let (tx, lines) = mpsc::channel();
+        let stdout = server.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let port: u16 = lines
+            .recv_timeout(IO_TIMEOUT)
+            .expect("kosoku did not start")
+            .strip_prefix("port ")
+            .expect("port line")
+            .parse()
+            .unwrap();
+        let base = format!("ws://127.0.0.1:{port}");
+
+        // Section 9 sends messages of up to 16 MiB.
+        let mut config = test_config();
+        config.limits.max_message_size = 20 << 20;
+        config.limits.max_frame_size = 20 << 20;
+        config.limits.max_queued_bytes = 64 << 20;
+        let relay = Relay::start_with(config);
+        let mut status = connect(&relay.url("/sub/ab.status"));
+        let run = |name: &str, path: &str, topic: &str, status: &mut util::Ws, echo: bool| {
+            let mut c = one_shot(name, &format!("{base}{path}"), topic);
+            if echo {
+                c = c.send_from(topic);
+            }
+            relay.handle.add_connector(c, IO_TIMEOUT).unwrap();
+            wait_json(status, &format!("the end of {name}"), |e| {
+                e["connector"] == name
+                    && (e["event"] == "disconnected" || e["event"] == "connect_failed")
+            });
+            assert!(relay.handle.remove_connector(name, IO_TIMEOUT).unwrap());
+        };
+
+        let mut count_sub = connect(&relay.url("/sub/ab.count"));
+        let started = Instant::now();
+        run("count", "/getCaseCount", "ab.count", &mut status, false);
+        let count: usize = next_data(&mut count_sub).to_text().unwrap().parse().unwrap();
+        assert!(count > 290, "only {count} cases");
+        for case in 1..=count {
+            let path = format!("/runCase?case={case}&agent=sluice");
+            run(&format!("case-{case}"), &path, &format!("ab.{case}"), &mut status, true);
+        }
+        run("report", "/updateReports?agent=sluice", "ab.report", &mut status, false);
+        let cases_took = started.elapsed();
+
+        let mut verdicts = BTreeMap::new();
+        while verdicts.len() < count {
+            let line = lines.recv_timeout(IO_TIMEOUT).expect("kosoku's verdicts");
+            let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) else { continue };
+            let field = |k: &str| v[k].as_str().unwrap_or_default().to_string();
+            verdicts.insert(field("id"), (field("behavior"), field("close")));
+        }
+        let _ = server.wait();
+        eprintln!("autobahn client mode: {count} cases in {cases_took:?}");
+        let mut not_ok = Vec::new();
+        for (id, (behavior, close)) in &verdicts {
+            if behavior == "OK" && close == "OK" {
+                continue;
+            }
+            let allowed = NOT_OK.iter().any(|(c, b)| c == id && b == behavior)
+                && matches!(close.as_str(), "OK" | "INFORMATIONAL");
+            not_ok.push((format!("{id}: {behavior} / {close}"), allowed));
+        }
+        eprintln!("not OK: {not_ok:?}");
+        let refused: Vec<&String> = not_ok.iter().filter(|(_, ok)| !ok).map(|(c, _)| c).collect();
+        assert!(refused.is_empty(), "cases not allowed: {refused:?} (see target/autobahn/client)");
+        for s in ["1.", "2.", "3.", "4.", "5.", "6.", "7.", "9.", "10."] {
+            assert!(verdicts.keys().any(|k| k.starts_with(s)), "section {s} ran no case");
+        }
+        relay.stop();
+    });
+}
