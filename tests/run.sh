@@ -4,6 +4,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+echo "== test dependencies"
+# Python's `websockets` is the second WebSocket implementation the connector tests talk to
+# (tests/upstream/server.py); kosoku runs the Autobahn TestSuite case files on Python 3
+# (tests/connector_autobahn.rs). Pinned; skipped when already present.
+if ! python3 -c "import websockets, kosoku" 2>/dev/null; then
+    python3 -m pip install --quiet --disable-pip-version-check "websockets==15.0.1" "kosoku==0.1.0"
+fi
+
 echo "== toolchain checks"
 cargo fmt --all -- --check
 cargo clippy --locked --all-targets -- -D warnings
