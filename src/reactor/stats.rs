@@ -29,7 +29,7 @@ pub struct Stats {
     pub bytes_out: u64,
     /// Messages published to a topic that had no subscriber and no pipeline reading it.
     pub messages_unrouted: u64,
-    /// Data messages sent by subscribers, which are discarded.
+    /// Data messages sent by subscribers (or by a sink's upstream), which are discarded.
     pub messages_ignored: u64,
     /// Subscribers closed with `1008` for exceeding `max_queued_bytes`.
     pub slow_consumer_closes: u64,
