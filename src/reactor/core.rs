@@ -220,7 +220,6 @@ impl Core {
                 Kind::Subscribe(_) | Kind::Http => Sink::Discard,
             };
             let client = conn.client.is_some();
-            let (mut received, mut received_bytes) = (0, 0);
             let mut close: Option<Option<u16>> = None;
             let mut ignored = 0;
             let (batch, control) = (&mut self.batch, &mut self.control);
@@ -228,8 +227,6 @@ impl Core {
             let result = conn.reader.process(&mut data[pos..], &self.frame_limits, |event| {
                 match event {
                     Event::Message { text, payload } => {
-                        received += 1;
-                        received_bytes += payload.len() as u64;
                         if sink == Sink::Discard {
                             ignored += 1;
                             return Flow::Continue;
@@ -253,8 +250,13 @@ impl Core {
                 Flow::Continue
             });
             self.stats.messages_ignored += ignored;
-            if client && received > 0 {
-                self.count_upstream_in(key, received, received_bytes);
+            if client {
+                // This chunk's messages are all in the batch (or counted as ignored).
+                let (msgs, bytes) = match sink {
+                    Sink::Topic(_) => (self.batch_msgs, self.batch_payload),
+                    _ => (ignored, 0),
+                };
+                self.count_upstream_in(key, msgs, bytes);
             }
             self.flush_batch(key, sink, now);
             if self.pool.is_some() {
