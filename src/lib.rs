@@ -30,14 +30,17 @@
 
 pub mod config;
 mod conn;
+mod dashboard;
 mod endpoint;
 pub mod error;
 pub mod logging;
+pub mod metrics;
 mod reactor;
 mod topic;
 
-pub use config::{Config, Limits};
+pub use config::{Config, Limits, MetricsConfig};
 pub use conn::http::{Request, Response};
+pub use dashboard::FEED_PATH;
 pub use endpoint::{Endpoint, HttpHandler};
 pub use error::{ConfigError, Error, HandleError, TopicError};
 pub use reactor::handle::{Handle, Message};

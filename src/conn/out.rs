@@ -5,18 +5,31 @@
 //! Writing gathers up to [`MAX_IOVECS`] entries into one `writev`; a partial write leaves an
 //! offset into the head entry and is resumed on the next writable event. The byte count of what
 //! is still unsent is what the slow-consumer bound is checked against.
+//!
+//! An entry may carry a [`Stamp`]: when the batch of messages in it was read. When its last
+//! byte is written, `flush_to` hands the stamp to its caller, which records the delivery
+//! latency; the queue itself never reads the clock.
 
 use std::collections::VecDeque;
 use std::io::{self, IoSlice, Write};
 use std::sync::Arc;
+use std::time::Instant;
 
 /// Buffers gathered into one `writev` call.
 pub(crate) const MAX_IOVECS: usize = 64;
+
+/// When a queued batch of messages was read, and how many messages it holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Stamp {
+    pub(crate) at: Instant,
+    pub(crate) messages: u32,
+}
 
 #[derive(Debug)]
 struct Chunk {
     data: Arc<[u8]>,
     pos: usize,
+    stamp: Option<Stamp>,
 }
 
 /// Outcome of a flush.
@@ -47,11 +60,16 @@ impl OutQueue {
 
     /// Queue a buffer. The caller has checked the bound.
     pub(crate) fn push(&mut self, data: Arc<[u8]>) {
+        self.push_stamped(data, None);
+    }
+
+    /// Queue a buffer whose completion is reported to `flush_to`'s caller with `stamp`.
+    pub(crate) fn push_stamped(&mut self, data: Arc<[u8]>, stamp: Option<Stamp>) {
         if data.is_empty() {
             return;
         }
         self.queued += data.len();
-        self.chunks.push_back(Chunk { data, pos: 0 });
+        self.chunks.push_back(Chunk { data, pos: 0, stamp });
     }
 
     /// Drop everything not yet started; a buffer already partly written is kept so the byte
@@ -66,7 +84,12 @@ impl OutQueue {
     }
 
     /// Write as much as the socket takes, `writev`-ing up to [`MAX_IOVECS`] buffers at a time.
-    pub(crate) fn flush_to<W: Write>(&mut self, w: &mut W) -> io::Result<Flushed> {
+    /// `written` is called with the stamp of every stamped buffer whose last byte went out.
+    pub(crate) fn flush_to<W: Write>(
+        &mut self,
+        w: &mut W,
+        mut written: impl FnMut(Stamp),
+    ) -> io::Result<Flushed> {
         while !self.chunks.is_empty() {
             let mut iov = [IoSlice::new(&[]); MAX_IOVECS];
             let mut n = 0;
@@ -76,7 +99,7 @@ impl OutQueue {
             }
             match w.write_vectored(&iov[..n]) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(written) => self.advance(written),
+                Ok(n) => self.advance(n, &mut written),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Flushed::WouldBlock),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
@@ -86,7 +109,7 @@ impl OutQueue {
         Ok(Flushed::All)
     }
 
-    fn advance(&mut self, mut written: usize) {
+    fn advance(&mut self, mut written: usize, done: &mut impl FnMut(Stamp)) {
         self.queued -= written;
         while written > 0 {
             let head = self.chunks.front_mut().expect("wrote more than was queued");
@@ -96,7 +119,9 @@ impl OutQueue {
                 return;
             }
             written -= left;
-            self.chunks.pop_front();
+            if let Some(stamp) = self.chunks.pop_front().and_then(|c| c.stamp) {
+                done(stamp);
+            }
         }
     }
 
@@ -157,10 +182,10 @@ mod tests {
         q.push(a);
         assert_eq!(q.queued(), 17);
         let mut w = Trickle { got: Vec::new(), limit: 4, budget: 7, calls: 0 };
-        assert_eq!(q.flush_to(&mut w).unwrap(), Flushed::WouldBlock);
+        assert_eq!(q.flush_to(&mut w, |_| {}).unwrap(), Flushed::WouldBlock);
         assert_eq!(q.queued(), 10);
         w.budget = usize::MAX;
-        assert_eq!(q.flush_to(&mut w).unwrap(), Flushed::All);
+        assert_eq!(q.flush_to(&mut w, |_| {}).unwrap(), Flushed::All);
         assert_eq!(w.got, b"hello worldhello ");
         assert!(q.is_empty());
         assert_eq!(q.queued(), 0);
@@ -174,9 +199,25 @@ mod tests {
             q.push(frame.clone());
         }
         let mut w = Trickle { got: Vec::new(), limit: usize::MAX, budget: usize::MAX, calls: 0 };
-        q.flush_to(&mut w).unwrap();
+        q.flush_to(&mut w, |_| {}).unwrap();
         assert_eq!(w.got.len(), 1280);
         assert_eq!(w.calls, 128 / MAX_IOVECS);
+    }
+
+    #[test]
+    fn stamps_are_reported_once_the_last_byte_is_written() {
+        let mut q = OutQueue::default();
+        let t = Instant::now();
+        q.push_stamped(Arc::from(&b"abcd"[..]), Some(Stamp { at: t, messages: 2 }));
+        q.push(Arc::from(&b"ef"[..]));
+        q.push_stamped(Arc::from(&b"gh"[..]), Some(Stamp { at: t, messages: 1 }));
+        let mut seen = Vec::new();
+        let mut w = Trickle { got: Vec::new(), limit: 3, budget: 3, calls: 0 };
+        q.flush_to(&mut w, |s| seen.push(s.messages)).unwrap();
+        assert!(seen.is_empty(), "the first buffer is only partly written");
+        w.budget = usize::MAX;
+        q.flush_to(&mut w, |s| seen.push(s.messages)).unwrap();
+        assert_eq!(seen, [2, 1]);
     }
 
     #[test]
@@ -185,7 +226,7 @@ mod tests {
         q.push(Arc::from(&b"abcdef"[..]));
         q.push(Arc::from(&b"ghi"[..]));
         let mut w = Trickle { got: Vec::new(), limit: 2, budget: 2, calls: 0 };
-        q.flush_to(&mut w).unwrap();
+        q.flush_to(&mut w, |_| {}).unwrap();
         assert_eq!(q.discard_unstarted(), 3);
         assert_eq!(q.queued(), 4);
         let mut q2 = OutQueue::default();

@@ -7,15 +7,15 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use mio::Registry;
 use slab::Slab;
 
-use crate::config::Limits;
+use crate::config::{Limits, MetricsConfig};
 use crate::conn::frames::{self, CloseReason, Event, Flow, FrameLimits};
 use crate::conn::http::{self, Parsed, Response};
-use crate::conn::out::Flushed;
+use crate::conn::out::{Flushed, Stamp};
 use crate::conn::{Conn, Kind, State, TimerVerdict};
 use crate::endpoint::{Routes, Target};
+use crate::metrics::Registry;
 use crate::reactor::stats::Stats;
 use crate::reactor::timer::Timers;
 use crate::topic::{TopicId, Topics};
@@ -38,10 +38,16 @@ pub(crate) struct Core {
     pub(crate) routes: Routes,
     pub(crate) stats: Stats,
     pub(crate) limits: Limits,
-    registry: Registry,
+    /// Per-topic series, latency recorders, history: see `crate::metrics`.
+    pub(crate) metrics: Registry,
+    /// Dashboard live-feed connections (connection keys).
+    pub(crate) feed: Slab<usize>,
+    /// The listener is registered and accepting (for `/readyz`).
+    pub(crate) listening: bool,
+    registry: mio::Registry,
     frame_limits: FrameLimits,
     /// Connections with queued output, flushed once at the end of the loop iteration.
-    dirty: Vec<usize>,
+    pub(crate) dirty: Vec<usize>,
     /// Server frames encoded for the current sink, shared by every receiver once flushed.
     batch: Vec<u8>,
     batch_msgs: u64,
@@ -51,13 +57,23 @@ pub(crate) struct Core {
 }
 
 impl Core {
-    pub(crate) fn new(limits: Limits, registry: Registry) -> Core {
+    pub(crate) fn new(
+        limits: Limits,
+        metrics: &MetricsConfig,
+        registry: mio::Registry,
+        now: Instant,
+    ) -> Core {
+        let mut routes = Routes::default();
+        routes.set_dashboard(metrics.dashboard);
         Core {
             conns: Slab::new(),
             topics: Topics::default(),
             timers: Timers::default(),
-            routes: Routes::default(),
+            routes,
             stats: Stats::default(),
+            metrics: Registry::new(metrics.max_topic_series, now),
+            feed: Slab::new(),
+            listening: true,
             frame_limits: FrameLimits {
                 max_frame: limits.max_frame_size,
                 max_message: limits.max_message_size,
@@ -105,6 +121,8 @@ impl Core {
                 }
                 Target::Http(resp) => resp,
                 Target::Custom(path) => self.routes.call(&path, &request),
+                Target::Metrics => self.metrics_response(),
+                Target::Ready => self.readiness(),
                 ws => match http::check_upgrade(&request) {
                     Err(resp) => {
                         self.reject(key, resp, now);
@@ -149,6 +167,7 @@ impl Core {
     /// Answer an HTTP error and close.
     fn reject(&mut self, key: usize, resp: Response, now: Instant) {
         self.stats.handshakes_rejected += 1;
+        *self.metrics.rejected.entry(resp.status).or_default() += 1;
         self.stats.http_responses += 1;
         let conn = &mut self.conns[key];
         log::debug!("conn {} {}: HTTP {} before upgrade", conn.id, conn.peer, resp.status);
@@ -161,20 +180,21 @@ impl Core {
     fn upgrade(&mut self, key: usize, target: Target, accept: &str, now: Instant) {
         let kind = match target {
             Target::Publish(topic) => {
-                let id = self.topics.intern(&topic);
+                let id = self.topics.intern(&topic, &mut self.metrics.topics);
                 self.topics.add_publisher(id);
                 Kind::Publish(id)
             }
             Target::Subscribe(list) => Kind::Subscribe(
                 list.iter()
                     .map(|t| {
-                        let id = self.topics.intern(t);
+                        let id = self.topics.intern(t, &mut self.metrics.topics);
                         (id, self.topics.subscribe(id, key))
                     })
                     .collect(),
             ),
             Target::Echo => Kind::Echo,
-            Target::Http(_) | Target::Custom(_) => {
+            Target::Feed => Kind::Feed(self.feed.insert(key)),
+            Target::Http(_) | Target::Custom(_) | Target::Metrics | Target::Ready => {
                 unreachable!("plain HTTP targets are not upgraded")
             }
         };
@@ -186,6 +206,13 @@ impl Core {
         conn.set_state(State::Open);
         mark_dirty(&mut self.dirty, key, conn);
         arm(&mut self.timers, key, conn, &self.limits);
+        if matches!(self.conns[key].kind, Kind::Feed(_)) {
+            // The hello (history and per-topic table, both capped, so a few tens of KiB at
+            // most) is queued whatever `max_queued_bytes`: it is once per connection, and the
+            // ticks after it obey the bound.
+            let hello = self.feed_frame(true);
+            self.conns[key].out.push(hello);
+        }
     }
 
     /// Parse frames from an open connection, deliver its messages, answer its control frames.
@@ -196,7 +223,7 @@ impl Core {
             let sink = match conn.kind {
                 Kind::Publish(t) => Sink::Topic(t),
                 Kind::Echo => Sink::Echo,
-                Kind::Subscribe(_) | Kind::Http => Sink::Discard,
+                Kind::Subscribe(_) | Kind::Feed(_) | Kind::Http => Sink::Discard,
             };
             let mut close: Option<Option<u16>> = None;
             let mut ignored = 0;
@@ -302,7 +329,7 @@ impl Core {
 
     /// Queue output for one connection, or close it as a slow consumer if it would exceed its
     /// bound. Pings from a client that never reads end here, not in unbounded memory.
-    fn queue_or_close(&mut self, key: usize, frame: Arc<[u8]>, now: Instant) {
+    pub(crate) fn queue_or_close(&mut self, key: usize, frame: Arc<[u8]>, now: Instant) {
         let conn = &mut self.conns[key];
         if conn.try_queue(frame, self.limits.max_queued_bytes) {
             mark_dirty(&mut self.dirty, key, conn);
@@ -311,7 +338,7 @@ impl Core {
         }
     }
 
-    fn slow_consumer(&mut self, key: usize, now: Instant) {
+    pub(crate) fn slow_consumer(&mut self, key: usize, now: Instant) {
         self.stats.slow_consumer_closes += 1;
         let conn = &self.conns[key];
         log::warn!(
@@ -338,41 +365,60 @@ impl Core {
                 self.fan_out(id, now);
             }
             None => {
+                // No such topic now: count it under its name's series without creating a topic.
                 self.stats.messages_in += 1;
                 self.stats.bytes_in += payload.len() as u64;
                 self.stats.messages_unrouted += 1;
+                let series = self.metrics.topics.series(topic);
+                let c = &mut self.metrics.topics.counters[series];
+                c.messages_in += 1;
+                c.bytes_in += payload.len() as u64;
+                c.drops.no_subscriber += 1;
             }
         }
     }
 
     /// Send the encoded batch to every open subscriber of `topic`: one allocation, shared.
+    /// Counters are updated once per batch, not per message or per subscriber.
     fn fan_out(&mut self, topic: TopicId, now: Instant) {
         let (msgs, payload) = (self.batch_msgs, self.batch_payload);
         self.stats.messages_in += msgs;
         self.stats.bytes_in += payload;
-        let t = self.topics.get_mut(topic);
-        t.messages_in += msgs;
+        let t = self.topics.get(topic);
+        let series = &mut self.metrics.topics.counters[t.series];
+        series.messages_in += msgs;
+        series.bytes_in += payload;
         if t.subscribers.is_empty() {
             self.stats.messages_unrouted += msgs;
+            series.drops.no_subscriber += msgs;
             self.reset_batch();
             return;
         }
         let frame: Arc<[u8]> = Arc::from(&self.batch[..]);
-        self.reset_batch();
+        // Reset field by field: `t` and `series` still borrow other fields of `self`.
+        self.batch.clear();
+        (self.batch_msgs, self.batch_payload) = (0, 0);
+        let stamp = Some(Stamp { at: now, messages: msgs.min(u32::MAX as u64) as u32 });
+        let mut delivered = 0u64;
         let mut slow = Vec::new();
-        for (_, &sub) in self.topics.get(topic).subscribers.iter() {
+        for (_, &sub) in t.subscribers.iter() {
             let conn = &mut self.conns[sub];
             if conn.state() != State::Open {
                 continue;
             }
-            if conn.try_queue(frame.clone(), self.limits.max_queued_bytes) {
-                self.stats.messages_out += msgs;
-                self.stats.bytes_out += frame.len() as u64;
+            if conn.try_queue_stamped(frame.clone(), self.limits.max_queued_bytes, stamp) {
+                delivered += 1;
                 mark_dirty(&mut self.dirty, sub, conn);
             } else {
                 slow.push(sub);
             }
         }
+        let (out_msgs, out_bytes) = (msgs * delivered, frame.len() as u64 * delivered);
+        self.stats.messages_out += out_msgs;
+        self.stats.bytes_out += out_bytes;
+        series.messages_out += out_msgs;
+        series.bytes_out += out_bytes;
+        series.drops.slow_consumer += msgs * slow.len() as u64;
         for sub in slow {
             self.slow_consumer(sub, now);
         }
@@ -410,11 +456,20 @@ impl Core {
 
     /// Write every connection that has queued output: one `writev` batch per connection per loop
     /// iteration, however many messages were queued to it.
+    ///
+    /// Every stamped batch whose last byte is written records its delivery latency. The clock
+    /// is read at most once per connection flushed, and only when a batch was completed.
     pub(crate) fn flush_dirty(&mut self) {
         while let Some(key) = self.dirty.pop() {
             let Some(conn) = self.conns.get_mut(key) else { continue };
             conn.dirty = false;
-            match conn.out.flush_to(&mut conn.stream) {
+            let delivery = &mut self.metrics.delivery;
+            let mut done_at = None;
+            let flushed = conn.out.flush_to(&mut conn.stream, |stamp| {
+                let at = *done_at.get_or_insert_with(Instant::now);
+                delivery.record_n(at.saturating_duration_since(stamp.at), stamp.messages.into());
+            });
+            match flushed {
                 Ok(Flushed::All) if conn.state() == State::Closing => {
                     if conn.closing_flushed() {
                         self.drop_conn(key);
@@ -482,25 +537,19 @@ impl Core {
                     self.topics.unsubscribe(topic, slot);
                 }
             }
+            Kind::Feed(slot) => {
+                self.feed.try_remove(slot);
+            }
             Kind::Echo | Kind::Http => {}
         }
     }
 
-    pub(crate) fn registry(&self) -> &Registry {
+    pub(crate) fn registry(&self) -> &mio::Registry {
         &self.registry
-    }
-
-    /// A snapshot of the counters.
-    pub(crate) fn snapshot(&self) -> Stats {
-        Stats {
-            connections_open: self.conns.len() as u64,
-            topics: self.topics.len() as u64,
-            ..self.stats
-        }
     }
 }
 
-fn mark_dirty(dirty: &mut Vec<usize>, key: usize, conn: &mut Conn) {
+pub(crate) fn mark_dirty(dirty: &mut Vec<usize>, key: usize, conn: &mut Conn) {
     if !conn.dirty {
         conn.dirty = true;
         dirty.push(key);

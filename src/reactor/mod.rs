@@ -10,7 +10,8 @@
 //!    cannot starve the others), mark writable connections dirty;
 //! 4. drain the handle command channel (bounded per iteration);
 //! 5. flush every dirty connection once (`writev` of all it was queued this iteration);
-//! 6. fire due timers, flush again.
+//! 6. fire due timers; once a second, tick the metrics (history, dashboard feed); flush again;
+//! 7. record the iteration's busy time in the loop-time histogram.
 //!
 //! Contracts: the reactor never blocks except in `Poll::poll`, never sleeps on a lock, and runs
 //! no user operator (custom HTTP handlers excepted: they must be quick). Sockets are registered
@@ -21,6 +22,7 @@
 
 mod core;
 pub(crate) mod handle;
+mod observe;
 pub(crate) mod stats;
 mod timer;
 mod token;
@@ -104,6 +106,8 @@ pub struct Reactor {
     read_more: Vec<usize>,
     /// The command budget ran out with commands possibly still pending.
     commands_more: bool,
+    /// When the next metrics tick is due.
+    next_tick: Instant,
 }
 
 impl Reactor {
@@ -124,6 +128,7 @@ impl Reactor {
         let waker = Waker::new(poll.registry(), WAKER)?;
         let (handle, commands, shared) = Handle::new(waker);
         let registry = poll.registry().try_clone()?;
+        let now = Instant::now();
         Ok(Reactor {
             poll,
             events: Events::with_capacity(1024),
@@ -131,7 +136,7 @@ impl Reactor {
             listener: Some(listener),
             local_addr,
             scratch: vec![0; SCRATCH_LEN].into_boxed_slice(),
-            core: Core::new(config.limits, registry),
+            core: Core::new(config.limits, &config.metrics, registry, now),
             commands,
             shared,
             handle,
@@ -141,6 +146,7 @@ impl Reactor {
             accept_more: false,
             read_more: Vec::new(),
             commands_more: false,
+            next_tick: now + observe::TICK,
         })
     }
 
@@ -238,7 +244,12 @@ impl Reactor {
         }
         self.core.flush_dirty();
         self.core.expire_timers(now);
+        if now >= self.next_tick {
+            self.core.tick(now);
+            self.next_tick = now + observe::TICK;
+        }
         self.core.flush_dirty();
+        self.core.metrics.loop_time.record(now.elapsed());
 
         if let Phase::Draining { until } = self.phase {
             // Done when nothing is left to send: every connection is gone or lingering.
@@ -260,6 +271,7 @@ impl Reactor {
         }
         let mut deadline = self.core.timers.next();
         for other in [
+            Some(self.next_tick),
             self.accept_resume,
             match self.phase {
                 Phase::Draining { until } => Some(until),
@@ -425,6 +437,7 @@ impl Reactor {
     /// Stop accepting, deliver pending commands, close every client with `1001`.
     fn begin_shutdown(&mut self, now: Instant) {
         log::info!("stopping: closing {} connections", self.core.conns.len());
+        self.core.listening = false;
         if let Some(mut listener) = self.listener.take() {
             let _ = self.core.registry().deregister(&mut listener);
         }
