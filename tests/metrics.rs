@@ -215,3 +215,19 @@ fn a_slow_consumer_is_counted_as_a_drop_on_its_topic() {
         )));
     });
 }
+
+#[test]
+fn an_invalid_message_is_counted_as_a_drop_on_its_topic() {
+    watchdog(60, || {
+        let relay = Relay::start();
+        let mut raw = Raw::upgraded(relay.addr, "/pub/sensors");
+        raw.send(&util::encode_frame(true, 1, b"fine", true));
+        raw.send(&util::encode_frame(true, 1, &[0xce, 0xba, 0xff], true));
+        assert_eq!(raw.expect_close().0, 1007);
+        let s = relay.wait_stats("the protocol close", |s| s.protocol_closes == 1);
+        let t = &s.per_topic[0];
+        assert_eq!((t.name.as_str(), t.messages_in, t.drops.invalid), ("sensors", 1, 1));
+        let (_, _, body) = get(relay.addr, "/metrics");
+        assert!(body.contains("sluice_topic_dropped_total{topic=\"sensors\",reason=\"invalid\"} 1"));
+    });
+}

@@ -4,6 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+echo "== test dependencies"
+tests/tools/install-deps.sh
+
 echo "== toolchain checks"
 cargo fmt --all -- --check
 cargo clippy --locked --all-targets -- -D warnings

@@ -22,12 +22,20 @@ pub struct Drops {
     /// Not queued to a subscriber because its queue was over `max_queued_bytes` (the
     /// subscriber was closed with `1008`); one count per message per such subscriber.
     pub slow_consumer: u64,
+    /// A publisher's message refused as invalid (bad UTF-8, over the size limits, a protocol
+    /// error); the publisher was closed with `1007`, `1009` or `1002`.
+    pub invalid: u64,
 }
 
 impl Drops {
     /// `(reason label, count)` for every reason, in a stable order.
     pub fn iter(&self) -> impl Iterator<Item = (&'static str, u64)> {
-        [("no_subscriber", self.no_subscriber), ("slow_consumer", self.slow_consumer)].into_iter()
+        [
+            ("no_subscriber", self.no_subscriber),
+            ("slow_consumer", self.slow_consumer),
+            ("invalid", self.invalid),
+        ]
+        .into_iter()
     }
 
     /// Total over every reason.
@@ -38,6 +46,7 @@ impl Drops {
     pub(crate) fn add(&mut self, other: &Drops) {
         self.no_subscriber += other.no_subscriber;
         self.slow_consumer += other.slow_consumer;
+        self.invalid += other.invalid;
     }
 }
 

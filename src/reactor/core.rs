@@ -47,7 +47,7 @@ pub(crate) struct Core {
     registry: mio::Registry,
     frame_limits: FrameLimits,
     /// Connections with queued output, flushed once at the end of the loop iteration.
-    pub(crate) dirty: Vec<usize>,
+    dirty: Vec<usize>,
     /// Server frames encoded for the current sink, shared by every receiver once flushed.
     batch: Vec<u8>,
     batch_msgs: u64,
@@ -272,6 +272,10 @@ impl Core {
                 Err(reason) => {
                     self.stats.protocol_closes += 1;
                     let conn = &self.conns[key];
+                    if let Kind::Publish(topic) = conn.kind {
+                        let series = self.topics.get(topic).series;
+                        self.metrics.topics.counters[series].drops.invalid += 1;
+                    }
                     log::debug!(
                         "conn {} {}: closing {} ({})",
                         conn.id,
@@ -338,7 +342,7 @@ impl Core {
         }
     }
 
-    pub(crate) fn slow_consumer(&mut self, key: usize, now: Instant) {
+    fn slow_consumer(&mut self, key: usize, now: Instant) {
         self.stats.slow_consumer_closes += 1;
         let conn = &self.conns[key];
         log::warn!(
@@ -549,7 +553,7 @@ impl Core {
     }
 }
 
-pub(crate) fn mark_dirty(dirty: &mut Vec<usize>, key: usize, conn: &mut Conn) {
+fn mark_dirty(dirty: &mut Vec<usize>, key: usize, conn: &mut Conn) {
     if !conn.dirty {
         conn.dirty = true;
         dirty.push(key);

@@ -471,7 +471,16 @@ impl Reactor {
         }
         self.phase = Phase::Stopped;
         self.shared.stopped.store(true, Ordering::Release);
-        log::info!("stopped");
+        let s = self.core.snapshot();
+        log::info!(
+            "stopped after {:.1}s: {} connections accepted, {} messages in, {} out, {} dropped, {} slow-consumer closes",
+            s.uptime.as_secs_f64(),
+            s.connections_accepted,
+            s.messages_in,
+            s.messages_out,
+            s.drops.total(),
+            s.slow_consumer_closes
+        );
     }
 }
 

@@ -101,3 +101,39 @@ impl Core {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Limits, MetricsConfig};
+
+    fn core() -> Core {
+        let poll = mio::Poll::new().unwrap();
+        let registry = poll.registry().try_clone().unwrap();
+        Core::new(Limits::default(), &MetricsConfig::default(), registry, Instant::now())
+    }
+
+    #[test]
+    fn readiness_fails_once_not_listening() {
+        let mut c = core();
+        let ok = c.readiness();
+        assert_eq!(ok.status, 200);
+        c.listening = false;
+        let down = c.readiness();
+        assert_eq!(down.status, 503);
+        assert_eq!(down.body, b"not ready\nlistening: FAIL (stopping)\n");
+    }
+
+    #[test]
+    fn ticks_build_the_history_from_counter_deltas() {
+        let mut c = core();
+        c.stats.messages_in = 10;
+        c.stats.messages_out = 30;
+        c.tick(Instant::now());
+        c.stats.messages_in = 15;
+        c.tick(Instant::now());
+        let samples: Vec<_> =
+            c.metrics.history.iter().map(|s| (s.messages_in, s.messages_out)).collect();
+        assert_eq!(samples, [(10, 30), (5, 0)]);
+    }
+}

@@ -260,31 +260,55 @@
 
   const css = (name) => getComputedStyle(document.documentElement).getPropertyValue(name).trim();
 
-  function drawSeries({ canvas, series, fmt, emptyText }) {
+  function drawSeries({ canvas, series, fmt, emptyText, log }) {
     const { ctx, w, h } = setupCanvas(canvas);
     const padL = 64, padR = 10, padT = 10, padB = 22;
     const plotW = w - padL - padR, plotH = h - padT - padB;
     const now = history.length ? history[history.length - 1].t : Date.now();
     const t0 = now - HISTORY * 1000;
+    // The axis follows the series marked `scale` (p50/p99); others (max) are clipped at the top.
     let top = 0;
-    for (const s of series) for (const p of history) if (s.ok(p)) top = Math.max(top, s.value(p));
-    const step = niceStep(top * 1.05, 4);
-    const yMax = step * 4;
+    for (const s of series) {
+      if (s.scale === false) continue;
+      for (const p of history) if (p.t >= t0 && s.ok(p)) top = Math.max(top, s.value(p));
+    }
     const x = (t) => padL + ((t - t0) / (HISTORY * 1000)) * plotW;
-    const y = (v) => padT + plotH - (v / yMax) * plotH;
+    // Linear axis: four nice steps. Log axis (latency): whole decades around every series, so a
+    // 30 µs median and a 5 ms tail are both readable.
+    let ticks, y;
+    if (log) {
+      let lo = Infinity, hi = 0;
+      for (const s of series) {
+        for (const p of history) {
+          if (p.t >= t0 && s.ok(p) && s.value(p) > 0) {
+            lo = Math.min(lo, s.value(p));
+            hi = Math.max(hi, s.value(p));
+          }
+        }
+      }
+      const dLo = Math.floor(Math.log10(lo > 0 && isFinite(lo) ? lo : 1e4));
+      const dHi = Math.max(Math.ceil(Math.log10(hi > 0 ? hi : 1e6)), dLo + 2);
+      ticks = [];
+      for (let d = dLo; d <= dHi; d++) ticks.push(Math.pow(10, d));
+      y = (v) => padT + plotH - ((Math.log10(Math.max(v, 1)) - dLo) / (dHi - dLo)) * plotH;
+    } else {
+      const step = niceStep(top * 1.05, 4);
+      ticks = [0, 1, 2, 3, 4].map((i) => i * step);
+      y = (v) => padT + plotH - (v / (step * 4)) * plotH;
+    }
 
     ctx.font = "11px system-ui, sans-serif";
     ctx.lineWidth = 1;
     // Grid and y labels.
     ctx.textAlign = "right";
     ctx.textBaseline = "middle";
-    for (let i = 0; i <= 4; i++) {
-      const v = step * i, yy = Math.round(y(v)) + 0.5;
+    ticks.forEach((v, i) => {
+      const yy = Math.round(y(v)) + 0.5;
       ctx.strokeStyle = i === 0 ? css("--line") : "rgba(34,48,64,0.55)";
       ctx.beginPath(); ctx.moveTo(padL, yy); ctx.lineTo(w - padR, yy); ctx.stroke();
       ctx.fillStyle = css("--faint");
-      ctx.fillText(top > 0 ? fmt(v) : "", padL - 8, yy);
-    }
+      ctx.fillText(top > 0 ? (v === 0 ? "0" : fmt(v)) : "", padL - 8, yy);
+    });
     // Time labels: every minute.
     ctx.textAlign = "center";
     ctx.textBaseline = "top";
@@ -299,6 +323,10 @@
       ctx.fillText(emptyText, padL + plotW / 2, padT + plotH / 2);
       return;
     }
+    ctx.save();
+    ctx.beginPath();
+    ctx.rect(padL, padT - 1, plotW, plotH + 2);
+    ctx.clip();
     for (const s of series) {
       ctx.strokeStyle = s.color;
       ctx.globalAlpha = s.alpha || 1;
@@ -326,24 +354,27 @@
         for (const p of history) {
           if (p.t < t0 || !s.ok(p)) continue;
           const xx = x(p.t);
-          if (!started) { ctx.moveTo(xx, y(0)); firstX = xx; started = true; }
+          if (!started) { ctx.moveTo(xx, padT + plotH); firstX = xx; started = true; }
           ctx.lineTo(xx, y(s.value(p)));
           lastX = xx;
         }
-        if (started) { ctx.lineTo(lastX, y(0)); ctx.lineTo(firstX, y(0)); ctx.fill(); }
+        const floor = padT + plotH;
+        if (started) { ctx.lineTo(lastX, floor); ctx.lineTo(firstX, floor); ctx.fill(); }
       }
       ctx.globalAlpha = 1;
     }
+    ctx.restore();
   }
 
   function drawCharts() {
     const has = (p) => p.n > 0;
     drawSeries({
       canvas: $("latency-chart"),
-      fmt: fmtNs,
+      fmt: (v) => fmtNs(v).replace(/\.0+ /, " "),
+      log: true,
       emptyText: "no deliveries yet",
       series: [
-        { color: css("--max"), alpha: 0.45, width: 1, ok: has, value: (p) => p.max },
+        { color: css("--max"), alpha: 0.4, width: 1, ok: has, value: (p) => p.max },
         { color: css("--p99"), ok: has, value: (p) => p.p99, width: 1.8 },
         { color: css("--p50"), ok: has, value: (p) => p.p50, width: 1.8, fill: true },
       ],
@@ -410,17 +441,45 @@
     pending.length = 0;
   }
 
+  // Messages are rendered at most once per animation frame, and only the newest
+  // MAX_VIEWER_MESSAGES of a burst are kept, so a topic at tens of thousands of messages a
+  // second cannot freeze the page.
+  let inbox = [];
+  let flushQueued = false;
   function addMessage(data) {
     received += 1;
+    inbox.push({ data, at: Date.now() });
+    if (inbox.length > MAX_VIEWER_MESSAGES) inbox.splice(0, inbox.length - MAX_VIEWER_MESSAGES);
+    if (!flushQueued) {
+      flushQueued = true;
+      requestAnimationFrame(flushInbox);
+    }
+  }
+
+  function flushInbox() {
+    flushQueued = false;
+    const batch = inbox;
+    inbox = [];
     setText("viewer-count", fmtInt(received));
+    if (!batch.length) return;
     const box = $("viewer-messages");
     const empty = $("viewer-empty");
     if (empty) empty.remove();
     const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 24;
+    const frag = document.createDocumentFragment();
+    const animate = batch.length <= 20;
+    for (const { data, at } of batch) frag.appendChild(messageRow(data, at, animate));
+    box.appendChild(frag);
+    let extra = box.children.length - MAX_VIEWER_MESSAGES;
+    while (extra-- > 0) box.firstChild.remove();
+    if (atBottom) box.scrollTop = box.scrollHeight;
+  }
+
+  function messageRow(data, at, animate) {
     const row = document.createElement("div");
-    row.className = "msg fresh";
+    row.className = animate ? "msg fresh" : "msg";
     const time = document.createElement("time");
-    time.textContent = clock(Date.now());
+    time.textContent = clock(at);
     const kind = document.createElement("span");
     const body = document.createElement("span");
     body.className = "body";
@@ -437,9 +496,7 @@
       body.title = decoder.decode(bytes.slice(0, 512));
     }
     row.append(time, kind, body);
-    box.appendChild(row);
-    while (box.children.length > MAX_VIEWER_MESSAGES) box.firstChild.remove();
-    if (atBottom) box.scrollTop = box.scrollHeight;
+    return row;
   }
 
   function publish(text) {
@@ -469,9 +526,15 @@
     publish(input.value);
     input.value = "";
   });
+  // Long messages show on one line; a click unfolds one.
+  $("viewer-messages").addEventListener("click", (ev) => {
+    const row = ev.target.closest(".msg");
+    if (row) row.classList.toggle("open");
+  });
   $("clear-btn").addEventListener("click", () => {
     const box = $("viewer-messages");
     box.replaceChildren();
+    inbox = [];
     received = 0;
     setText("viewer-count", "0");
   });
