@@ -6,7 +6,7 @@
 //! nanoseconds between 1 ns and [`MAX_TRACKED`]; larger values are clamped to it, never lost.
 //! Recording costs two array increments; nothing allocates after construction.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
@@ -172,6 +172,43 @@ impl Recorder {
     }
 }
 
+/// Batches whose last byte was written during one flush pass, waiting to be recorded.
+///
+/// Every batch read in one loop iteration carries that iteration's instant, so entries are
+/// merged by instant: a message fanned out to a thousand subscribers is one entry with a
+/// count, not a thousand clock reads. [`Completions::record`] reads the clock once, at the end
+/// of the pass, so a latency is never under-reported: a subscriber written early in the pass
+/// is charged until the pass ends. The vector is reused; it holds one entry per distinct
+/// iteration with completions in the pass (usually one).
+#[derive(Debug, Default)]
+pub(crate) struct Completions {
+    entries: Vec<(Instant, u64)>,
+}
+
+impl Completions {
+    /// Note `messages` messages read at `at` as fully written.
+    #[inline]
+    pub(crate) fn add(&mut self, at: Instant, messages: u64) {
+        if let Some(e) = self.entries.iter_mut().rev().take(8).find(|e| e.0 == at) {
+            e.1 += messages;
+        } else {
+            self.entries.push((at, messages));
+        }
+    }
+
+    /// Record every noted batch into `into`, measured to now, and forget them.
+    #[inline]
+    pub(crate) fn record(&mut self, into: &mut Recorder) {
+        if self.entries.is_empty() {
+            return;
+        }
+        let now = Instant::now();
+        for (at, n) in self.entries.drain(..) {
+            into.record_n(now.saturating_duration_since(at), n);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -208,6 +245,22 @@ mod tests {
         assert!((98_000..=101_000).contains(&i.p99_ns), "{i:?}");
         assert_eq!(r.tick(), IntervalLatency::default());
         assert_eq!(r.snapshot().count, 100);
+    }
+
+    #[test]
+    fn completions_merge_by_instant_and_record_once() {
+        let t0 = Instant::now();
+        let t1 = t0 + Duration::from_micros(5);
+        let mut c = Completions::default();
+        for _ in 0..1000 {
+            c.add(t0, 2);
+        }
+        c.add(t1, 1);
+        assert_eq!(c.entries, [(t0, 2000), (t1, 1)]);
+        let mut r = Recorder::new();
+        c.record(&mut r);
+        assert!(c.entries.is_empty());
+        assert_eq!(r.snapshot().count, 2001);
     }
 
     #[test]

@@ -461,18 +461,15 @@ impl Core {
     /// Write every connection that has queued output: one `writev` batch per connection per loop
     /// iteration, however many messages were queued to it.
     ///
-    /// Every stamped batch whose last byte is written records its delivery latency. The clock
-    /// is read at most once per connection flushed, and only when a batch was completed.
+    /// Every stamped batch whose last byte is written is noted, and the pass records their
+    /// delivery latencies at its end with one clock read (`Registry::record_completions`).
     pub(crate) fn flush_dirty(&mut self) {
         while let Some(key) = self.dirty.pop() {
             let Some(conn) = self.conns.get_mut(key) else { continue };
             conn.dirty = false;
-            let delivery = &mut self.metrics.delivery;
-            let mut done_at = None;
-            let flushed = conn.out.flush_to(&mut conn.stream, |stamp| {
-                let at = *done_at.get_or_insert_with(Instant::now);
-                delivery.record_n(at.saturating_duration_since(stamp.at), stamp.messages.into());
-            });
+            let done = &mut self.metrics.completions;
+            let flushed =
+                conn.out.flush_to(&mut conn.stream, |s| done.add(s.at, s.messages.into()));
             match flushed {
                 Ok(Flushed::All) if conn.state() == State::Closing => {
                     if conn.closing_flushed() {
@@ -486,6 +483,7 @@ impl Core {
                 }
             }
         }
+        self.metrics.record_completions();
     }
 
     /// Fire every timer due at `now`.
