@@ -421,17 +421,23 @@ impl Reactor {
         self.commands_more = false;
         for _ in 0..COMMAND_BUDGET {
             match self.commands.try_recv() {
-                Ok(Command::Publish { topic, message }) => {
-                    let (text, payload) = message.parts();
-                    self.core.publish(&topic, text, payload, now);
-                }
-                Ok(Command::Stats(reply)) => {
-                    let _ = reply.try_send(self.core.snapshot());
-                }
+                Ok(cmd) => self.run_command(cmd, now),
                 Err(_) => return,
             }
         }
         self.commands_more = true;
+    }
+
+    fn run_command(&mut self, cmd: Command, now: Instant) {
+        match cmd {
+            Command::Publish { topic, message } => {
+                let (text, payload) = message.parts();
+                self.core.publish(&topic, text, payload, now);
+            }
+            Command::Stats(reply) => {
+                let _ = reply.try_send(self.core.snapshot());
+            }
+        }
     }
 
     /// Stop accepting, deliver pending commands, close every client with `1001`.
@@ -442,12 +448,15 @@ impl Reactor {
             let _ = self.core.registry().deregister(&mut listener);
         }
         self.accept_more = false;
-        loop {
-            self.drain_commands(now);
-            if !self.commands_more {
-                break;
-            }
+        // Deliver what was sent before the stop; a producer that keeps sending cannot hold the
+        // stop back, because only the commands queued at this instant are taken.
+        let queued = self.commands.len();
+        self.shared.wake_pending.store(false, Ordering::Release);
+        for _ in 0..queued {
+            let Ok(cmd) = self.commands.try_recv() else { break };
+            self.run_command(cmd, now);
         }
+        self.commands_more = false;
         let reason = CloseReason::new(CLOSE_AWAY, "server shutting down");
         let keys: Vec<usize> = self.core.conns.iter().map(|(k, _)| k).collect();
         for key in keys {
