@@ -181,6 +181,28 @@ fn counters_after_a_known_workload_are_exact_and_the_exposition_parses() {
 }
 
 #[test]
+fn latency_histograms_can_be_turned_off_and_counters_stay() {
+    watchdog(60, || {
+        let mut config = util::test_config();
+        config.metrics.latency_histograms = false;
+        let relay = Relay::start_with(config);
+        let mut sub = connect(&relay.url("/sub/t"));
+        let mut publisher = connect(&relay.url("/pub/t"));
+        for _ in 0..10 {
+            publisher.send(Message::text("x")).unwrap();
+        }
+        for _ in 0..10 {
+            next_data(&mut sub);
+        }
+        let s = relay.stats();
+        assert_eq!((s.messages_in, s.messages_out), (10, 10));
+        assert_eq!((s.delivery.count, s.loop_time.count), (0, 0));
+        let (_, _, body) = get(relay.addr, "/metrics");
+        assert!(body.contains("sluice_delivery_latency_seconds_count 0"));
+    });
+}
+
+#[test]
 fn a_slow_consumer_is_counted_as_a_drop_on_its_topic() {
     watchdog(120, || {
         let mut config = util::test_config();

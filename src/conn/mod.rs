@@ -137,17 +137,12 @@ impl Conn {
     /// Queue an encoded buffer if it fits under `max` queued bytes.
     #[must_use]
     pub(crate) fn try_queue(&mut self, data: Arc<[u8]>, max: usize) -> bool {
-        self.try_queue_stamped(data, max, None)
+        self.try_queue_stamped(data, max, Stamp::NONE)
     }
 
     /// [`Conn::try_queue`] for a batch of messages whose delivery latency is measured.
     #[must_use]
-    pub(crate) fn try_queue_stamped(
-        &mut self,
-        data: Arc<[u8]>,
-        max: usize,
-        stamp: Option<Stamp>,
-    ) -> bool {
+    pub(crate) fn try_queue_stamped(&mut self, data: Arc<[u8]>, max: usize, stamp: Stamp) -> bool {
         if self.out.queued() + data.len() > max {
             return false;
         }

@@ -139,7 +139,7 @@ pub fn render(s: &Stats) -> String {
     histogram(
         w,
         "sluice_delivery_latency_seconds",
-        "From the loop iteration that read a message to the end of the flush pass that finished writing it to a subscriber; one value per message per subscriber.",
+        "From the loop iteration that read a message to the end of the loop iteration that finished writing it to a subscriber; one value per message per subscriber.",
         &s.delivery,
     );
     histogram(

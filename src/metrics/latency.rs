@@ -6,7 +6,7 @@
 //! nanoseconds between 1 ns and [`MAX_TRACKED`]; larger values are clamped to it, never lost.
 //! Recording costs two array increments; nothing allocates after construction.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
@@ -84,7 +84,8 @@ pub struct IntervalLatency {
 #[derive(Debug)]
 pub struct Recorder {
     total: Histogram<u64>,
-    interval: Histogram<u64>,
+    /// The current interval's histogram, for recorders whose intervals are charted.
+    interval: Option<Histogram<u64>>,
     sum_ns: u64,
 }
 
@@ -95,14 +96,23 @@ impl Default for Recorder {
 }
 
 impl Recorder {
-    /// An empty recorder (about 200 KiB of counters for the whole-run histogram, 30 KiB for the
-    /// interval one).
+    /// An empty recorder with per-interval summaries (about 200 KiB of counters for the
+    /// whole-run histogram, 30 KiB for the interval one).
     pub fn new() -> Recorder {
         let high = MAX_TRACKED.as_nanos() as u64;
         Recorder {
-            total: Histogram::new_with_bounds(1, high, 3).expect("valid histogram bounds"),
             // Two digits are plenty for a chart, and keep the per-second reset cheap.
-            interval: Histogram::new_with_bounds(1, high, 2).expect("valid histogram bounds"),
+            interval: Some(Histogram::new_with_bounds(1, high, 2).expect("valid histogram bounds")),
+            ..Recorder::cumulative()
+        }
+    }
+
+    /// An empty recorder of the whole run only: [`Recorder::tick`] reports nothing.
+    pub fn cumulative() -> Recorder {
+        let high = MAX_TRACKED.as_nanos() as u64;
+        Recorder {
+            total: Histogram::new_with_bounds(1, high, 3).expect("valid histogram bounds"),
+            interval: None,
             sum_ns: 0,
         }
     }
@@ -112,7 +122,9 @@ impl Recorder {
     pub fn record_n(&mut self, latency: Duration, n: u64) {
         let ns = u64::try_from(latency.as_nanos()).unwrap_or(u64::MAX).max(1);
         self.total.saturating_record_n(ns, n);
-        self.interval.saturating_record_n(ns, n);
+        if let Some(h) = &mut self.interval {
+            h.saturating_record_n(ns, n);
+        }
         self.sum_ns = self.sum_ns.saturating_add(ns.saturating_mul(n));
     }
 
@@ -122,20 +134,20 @@ impl Recorder {
         self.record_n(latency, 1);
     }
 
-    /// Summarise the interval since the previous tick and start a new one.
+    /// Summarise the interval since the previous tick and start a new one (all zero for a
+    /// [`Recorder::cumulative`] one).
     pub fn tick(&mut self) -> IntervalLatency {
-        let h = &self.interval;
-        let out = if h.is_empty() {
-            IntervalLatency::default()
-        } else {
-            IntervalLatency {
-                count: h.len(),
-                p50_ns: h.value_at_quantile(0.5),
-                p99_ns: h.value_at_quantile(0.99),
-                max_ns: h.max(),
-            }
+        let Some(h) = &mut self.interval else { return IntervalLatency::default() };
+        if h.is_empty() {
+            return IntervalLatency::default();
+        }
+        let out = IntervalLatency {
+            count: h.len(),
+            p50_ns: h.value_at_quantile(0.5),
+            p99_ns: h.value_at_quantile(0.99),
+            max_ns: h.max(),
         };
-        self.interval.reset();
+        h.reset();
         out
     }
 
@@ -172,39 +184,47 @@ impl Recorder {
     }
 }
 
-/// Batches whose last byte was written during one flush pass, waiting to be recorded.
+/// Batches whose last byte was written during one loop iteration, waiting to be recorded.
 ///
 /// Every batch read in one loop iteration carries that iteration's instant, so entries are
 /// merged by instant: a message fanned out to a thousand subscribers is one entry with a
-/// count, not a thousand clock reads. [`Completions::record`] reads the clock once, at the end
-/// of the pass, so a latency is never under-reported: a subscriber written early in the pass
-/// is charged until the pass ends. The vector is reused; it holds one entry per distinct
-/// iteration with completions in the pass (usually one).
+/// count, not a thousand clock reads. The reactor records them with the clock it reads once at
+/// the end of each loop iteration, so a latency is never under-reported: a subscriber written
+/// early in the iteration is charged until the iteration ends. The vector is reused; it holds
+/// one entry per distinct read iteration with completions (usually one).
 #[derive(Debug, Default)]
 pub(crate) struct Completions {
-    entries: Vec<(Instant, u64)>,
+    /// (read instant in nanoseconds since `started`, messages).
+    entries: Vec<(u64, u64)>,
 }
 
 impl Completions {
-    /// Note `messages` messages read at `at` as fully written.
+    /// Note `messages` messages read at `at_ns` as fully written.
     #[inline]
-    pub(crate) fn add(&mut self, at: Instant, messages: u64) {
-        if let Some(e) = self.entries.iter_mut().rev().take(8).find(|e| e.0 == at) {
-            e.1 += messages;
-        } else {
-            self.entries.push((at, messages));
+    pub(crate) fn add(&mut self, at_ns: u64, messages: u64) {
+        match self.entries.last_mut() {
+            Some(last) if last.0 == at_ns => last.1 += messages,
+            _ => self.add_slow(at_ns, messages),
         }
     }
 
-    /// Record every noted batch into `into`, measured to now, and forget them.
+    #[cold]
+    fn add_slow(&mut self, at_ns: u64, messages: u64) {
+        match self.entries.iter_mut().rev().take(8).find(|e| e.0 == at_ns) {
+            Some(e) => e.1 += messages,
+            None => self.entries.push((at_ns, messages)),
+        }
+    }
+
+    /// Record every noted batch into `into`, measured to `now_ns` (on the stamps' clock), and
+    /// forget them.
     #[inline]
-    pub(crate) fn record(&mut self, into: &mut Recorder) {
+    pub(crate) fn record(&mut self, into: &mut Recorder, now_ns: u64) {
         if self.entries.is_empty() {
             return;
         }
-        let now = Instant::now();
-        for (at, n) in self.entries.drain(..) {
-            into.record_n(now.saturating_duration_since(at), n);
+        for (at_ns, n) in self.entries.drain(..) {
+            into.record_n(Duration::from_nanos(now_ns.saturating_sub(at_ns)), n);
         }
     }
 }
@@ -249,18 +269,17 @@ mod tests {
 
     #[test]
     fn completions_merge_by_instant_and_record_once() {
-        let t0 = Instant::now();
-        let t1 = t0 + Duration::from_micros(5);
         let mut c = Completions::default();
         for _ in 0..1000 {
-            c.add(t0, 2);
+            c.add(10, 2);
         }
-        c.add(t1, 1);
-        assert_eq!(c.entries, [(t0, 2000), (t1, 1)]);
+        c.add(20, 1);
+        c.add(10, 1);
+        assert_eq!(c.entries, [(10, 2001), (20, 1)]);
         let mut r = Recorder::new();
-        c.record(&mut r);
+        c.record(&mut r, 1000);
         assert!(c.entries.is_empty());
-        assert_eq!(r.snapshot().count, 2001);
+        assert_eq!(r.snapshot().count, 2002);
     }
 
     #[test]

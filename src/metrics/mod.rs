@@ -20,7 +20,7 @@ mod latency;
 mod topics;
 
 use std::collections::BTreeMap;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 pub use expose::{render, CONTENT_TYPE};
 pub use history::{Sample, HISTORY_LEN};
@@ -39,9 +39,13 @@ pub const DEFAULT_MAX_TOPIC_SERIES: usize = 100;
 #[derive(Debug)]
 pub(crate) struct Registry {
     pub(crate) started: Instant,
+    /// The current loop iteration's start, in nanoseconds since `started` (the stamp clock).
+    pub(crate) now_ns: u64,
+    /// `metrics.latency_histograms`: stamp batches and record the latency histograms.
+    pub(crate) latency: bool,
     pub(crate) topics: TopicTable,
     pub(crate) delivery: Recorder,
-    /// Batches written completely during the current flush pass, not yet recorded.
+    /// Batches written completely during the current loop iteration, not yet recorded.
     pub(crate) completions: Completions,
     pub(crate) loop_time: Recorder,
     /// Requests refused before the upgrade, by status.
@@ -52,24 +56,34 @@ pub(crate) struct Registry {
 }
 
 impl Registry {
-    pub(crate) fn new(max_topic_series: usize, now: Instant) -> Registry {
+    pub(crate) fn new(max_topic_series: usize, latency: bool, now: Instant) -> Registry {
         Registry {
             started: now,
+            now_ns: 0,
+            latency,
             topics: TopicTable::new(max_topic_series),
             delivery: Recorder::new(),
             completions: Completions::default(),
-            loop_time: Recorder::new(),
+            loop_time: Recorder::cumulative(),
             rejected: BTreeMap::new(),
             history: History::default(),
             last_totals: (0, 0),
         }
     }
 
-    /// Record the delivery latency of every batch completed in this flush pass, measured to
-    /// now: one clock read per pass, none when nothing completed.
+    /// Start of a loop iteration at `now`: every batch read in it is stamped with this.
     #[inline]
-    pub(crate) fn record_completions(&mut self) {
-        self.completions.record(&mut self.delivery);
+    pub(crate) fn begin_iteration(&mut self, now: Instant) {
+        self.now_ns = now.saturating_duration_since(self.started).as_nanos() as u64;
+    }
+
+    /// End of the loop iteration at `end`: record its busy time, and the delivery latency of
+    /// every batch completed in it, both measured to `end`.
+    #[inline]
+    pub(crate) fn end_iteration(&mut self, end: Instant) {
+        let end_ns = end.saturating_duration_since(self.started).as_nanos() as u64;
+        self.loop_time.record(Duration::from_nanos(end_ns.saturating_sub(self.now_ns)));
+        self.completions.record(&mut self.delivery, end_ns);
     }
 
     /// Close the current interval: push a history sample built from the totals now.

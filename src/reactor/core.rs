@@ -71,7 +71,7 @@ impl Core {
             timers: Timers::default(),
             routes,
             stats: Stats::default(),
-            metrics: Registry::new(metrics.max_topic_series, now),
+            metrics: Registry::new(metrics.max_topic_series, metrics.latency_histograms, now),
             feed: Slab::new(),
             listening: true,
             frame_limits: FrameLimits {
@@ -402,7 +402,11 @@ impl Core {
         // Reset field by field: `t` and `series` still borrow other fields of `self`.
         self.batch.clear();
         (self.batch_msgs, self.batch_payload) = (0, 0);
-        let stamp = Some(Stamp { at: now, messages: msgs.min(u32::MAX as u64) as u32 });
+        let stamp = if self.metrics.latency {
+            Stamp { at_ns: self.metrics.now_ns, messages: msgs.clamp(1, u32::MAX.into()) as u32 }
+        } else {
+            Stamp::NONE
+        };
         let mut delivered = 0u64;
         let mut slow = Vec::new();
         for (_, &sub) in t.subscribers.iter() {
@@ -461,15 +465,15 @@ impl Core {
     /// Write every connection that has queued output: one `writev` batch per connection per loop
     /// iteration, however many messages were queued to it.
     ///
-    /// Every stamped batch whose last byte is written is noted, and the pass records their
-    /// delivery latencies at its end with one clock read (`Registry::record_completions`).
+    /// Every stamped batch whose last byte is written is noted; the loop records their
+    /// delivery latencies at the end of the iteration (`Registry::end_iteration`).
     pub(crate) fn flush_dirty(&mut self) {
         while let Some(key) = self.dirty.pop() {
             let Some(conn) = self.conns.get_mut(key) else { continue };
             conn.dirty = false;
             let done = &mut self.metrics.completions;
             let flushed =
-                conn.out.flush_to(&mut conn.stream, |s| done.add(s.at, s.messages.into()));
+                conn.out.flush_to(&mut conn.stream, |s| done.add(s.at_ns, s.messages.into()));
             match flushed {
                 Ok(Flushed::All) if conn.state() == State::Closing => {
                     if conn.closing_flushed() {
@@ -483,7 +487,6 @@ impl Core {
                 }
             }
         }
-        self.metrics.record_completions();
     }
 
     /// Fire every timer due at `now`.

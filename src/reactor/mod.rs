@@ -11,7 +11,8 @@
 //! 4. drain the handle command channel (bounded per iteration);
 //! 5. flush every dirty connection once (`writev` of all it was queued this iteration);
 //! 6. fire due timers; once a second, tick the metrics (history, dashboard feed); flush again;
-//! 7. record the iteration's busy time in the loop-time histogram.
+//! 7. read the clock once more: record the iteration's busy time, and the delivery latency of
+//!    every batch completed in it.
 //!
 //! Contracts: the reactor never blocks except in `Poll::poll`, never sleeps on a lock, and runs
 //! no user operator (custom HTTP handlers excepted: they must be quick). Sockets are registered
@@ -204,6 +205,9 @@ impl Reactor {
             Err(e) => return Err(Error::Io(e)),
         }
         let now = Instant::now();
+        if self.core.metrics.latency {
+            self.core.metrics.begin_iteration(now);
+        }
 
         let mut woken = false;
         self.ready.clear();
@@ -249,7 +253,11 @@ impl Reactor {
             self.next_tick = now + observe::TICK;
         }
         self.core.flush_dirty();
-        self.core.metrics.loop_time.record(now.elapsed());
+        // One clock read for both: this iteration's busy time, and the delivery latency of
+        // every batch whose last byte was written in it.
+        if self.core.metrics.latency {
+            self.core.metrics.end_iteration(Instant::now());
+        }
 
         if let Phase::Draining { until } = self.phase {
             // Done when nothing is left to send: every connection is gone or lingering.

@@ -61,7 +61,7 @@ pub struct Stats {
     /// the rest.
     pub per_topic: Vec<TopicStats>,
     /// End-to-end delivery latency: from the loop iteration that read a message (or took it
-    /// from a handle) to the end of the flush pass whose `writev` finished writing it to a
+    /// from a handle) to the end of the loop iteration whose `writev` finished writing it to a
     /// subscriber's socket. One value per message per subscriber.
     pub delivery: Latency,
     /// Busy time of each reactor loop iteration (from `poll` returning to the end of the
