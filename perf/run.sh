@@ -150,8 +150,9 @@ matrix() {
   scenario flood-1-10        -- flood  --pub ws://@A@/pub/f --sub ws://@A@/sub/f --subs 10 --window 10k $T
   scenario echo-1-10k        -- echo   --url ws://@A@/echo --conns 1 --rate 10k $T
   scenario connect-1k        -- connect --url ws://@A@/echo --rate 1k $T
-  # Add the pipelined `map` topic here once the pipeline config format is on main, e.g.:
-  # config_cell pubsub-map-1-1-10k perf/configs/map.toml -- pubsub --pub ws://@A@/pub/in --sub ws://@A@/sub/out --rate 10k $T
+  # A topic with a `map` pipeline (per idle strategy, side by side with the direct path:
+  # perf/pipeline.sh).
+  config_cell pubsub-map-1-1-10k perf/configs/map.toml -- pubsub --pub ws://@A@/pub/in --sub ws://@A@/sub/out --rate 10k $T
 }
 matrix
 

@@ -15,6 +15,11 @@ use std::time::Duration;
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 
+mod pipeline;
+pub use pipeline::{
+    check_pipelines, PartitionConfig, PipelineConfig, StepConfig, TopicName, Topics, WorkerConfig,
+};
+
 /// Everything the reactor needs to run. Build it with [`Config::default()`] and adjust fields, or
 /// load it with [`Config::from_toml_file`].
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -26,6 +31,11 @@ pub struct Config {
     pub limits: Limits,
     /// Metrics and the dashboard.
     pub metrics: MetricsConfig,
+    /// The worker pool that runs pipelines (`[workers]`).
+    pub workers: WorkerConfig,
+    /// Transform pipelines (`[[pipeline]]` tables).
+    #[serde(rename = "pipeline")]
+    pub pipelines: Vec<PipelineConfig>,
 }
 
 impl Default for Config {
@@ -34,6 +44,8 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             limits: Limits::default(),
             metrics: MetricsConfig::default(),
+            workers: WorkerConfig::default(),
+            pipelines: Vec::new(),
         }
     }
 }
@@ -161,6 +173,11 @@ impl Config {
             let span = key_span(text, key);
             located(Some(key.to_string()), span, message)
         })?;
+        let pipelines: Vec<_> = config.pipelines.iter().map(|p| p.to_pipeline()).collect();
+        check_pipelines(&pipelines).map_err(|(i, key, message)| {
+            let span = pipeline::pipeline_key_span(text, i, key);
+            located(Some(format!("pipeline[{i}].{key}")), span, message)
+        })?;
         Ok(config)
     }
 
@@ -199,6 +216,16 @@ impl Config {
             if d.is_zero() {
                 return Err((key, "must be longer than 0".into()));
             }
+        }
+        let w = &self.workers;
+        if w.count > 1024 {
+            return Err(("workers.count", "must be at most 1024 (0 means cores - 1)".into()));
+        }
+        if w.queue == 0 || w.queue > 1 << 20 {
+            return Err(("workers.queue", "must be between 1 and 1048576 batches".into()));
+        }
+        if w.spin > Duration::from_secs(1) {
+            return Err(("workers.spin", "must be at most 1s".into()));
         }
         Ok(())
     }

@@ -66,11 +66,15 @@ pub(crate) struct Topic {
     pub(crate) publishers: usize,
     /// This topic's series in the metrics table (its own, or the shared overflow series).
     pub(crate) series: SeriesId,
+    /// Pipelines reading this topic (indexes into the worker pool's pipelines).
+    pub(crate) pipes: Box<[u32]>,
+    /// A topic a pipeline reads or writes lives as long as the reactor.
+    pinned: bool,
 }
 
 impl Topic {
     fn is_unused(&self) -> bool {
-        self.publishers == 0 && self.subscribers.is_empty()
+        !self.pinned && self.publishers == 0 && self.subscribers.is_empty()
     }
 }
 
@@ -98,6 +102,8 @@ impl Topics {
             subscribers: Slab::new(),
             publishers: 0,
             series: series.series(name),
+            pipes: Box::new([]),
+            pinned: false,
         });
         self.by_name.insert(name.into(), id);
         id
@@ -105,6 +111,10 @@ impl Topics {
 
     pub(crate) fn get(&self, id: TopicId) -> &Topic {
         &self.topics[id]
+    }
+
+    pub(crate) fn get_mut(&mut self, id: TopicId) -> &mut Topic {
+        &mut self.topics[id]
     }
 
     /// Add connection `conn` as a subscriber; returns its slot in the topic's subscriber set.
@@ -136,6 +146,11 @@ impl Topics {
             let topic = self.topics.remove(id);
             self.by_name.remove(&topic.name);
         }
+    }
+
+    /// Keep a topic for the life of the reactor (pipeline inputs and outputs).
+    pub(crate) fn pin(&mut self, id: TopicId) {
+        self.topics[id].pinned = true;
     }
 
     /// Number of live topics.

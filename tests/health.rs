@@ -20,7 +20,10 @@ fn healthz_and_readyz_answer() {
         assert_eq!((status, body.as_str()), (200, "ok\n"));
         let (status, _, body) = get(&relay, "GET /readyz HTTP/1.1\r\nConnection: close\r\n\r\n");
         assert_eq!(status, 200);
-        assert_eq!(body, "ready\nlistening: ok (accepting connections)\n");
+        assert_eq!(
+            body,
+            "ready\nlistening: ok (accepting connections)\nworkers: ok (no pipelines)\n"
+        );
         let (status, head, body) =
             get(&relay, "HEAD /metrics HTTP/1.1\r\nConnection: close\r\n\r\n");
         assert_eq!(status, 200);

@@ -86,6 +86,22 @@ pub(crate) fn render<'a>(
         drops(&mut w, &t.drops);
         w.push('}');
     }
+    let _ = write!(w, "],\"workers\":{},\"pipelines\":[", s.workers);
+    for (i, p) in s.pipelines.iter().enumerate() {
+        let _ = write!(
+            w,
+            "{}{{\"name\":\"{}\",\"messages_in\":{},\"records_in\":{},\"records_out\":{},\
+             \"filtered\":{},\"dropped_full\":{},\"errors\":{}}}",
+            if i > 0 { "," } else { "" },
+            json_escape(&p.name),
+            p.messages_in,
+            p.records_in,
+            p.records_out,
+            p.filtered,
+            p.dropped_full,
+            p.errors()
+        );
+    }
     w.push_str("],\"history\":[");
     for (i, h) in history.enumerate() {
         let _ = write!(

@@ -136,6 +136,58 @@ pub fn render(s: &Stats) -> String {
         }
     }
 
+    gauge(w, "sluice_workers", "Worker threads running pipelines.", s.workers);
+    type PipeField = fn(&crate::reactor::stats::PipelineStats) -> u64;
+    let per_pipeline: [(&str, &str, PipeField); 5] = [
+        (
+            "sluice_pipeline_messages_in_total",
+            "Messages published to the pipeline's inputs.",
+            |p| p.messages_in,
+        ),
+        (
+            "sluice_pipeline_records_in_total",
+            "Messages that entered the pipeline's steps on a worker.",
+            |p| p.records_in,
+        ),
+        (
+            "sluice_pipeline_records_out_total",
+            "Results published to the pipeline's output topic.",
+            |p| p.records_out,
+        ),
+        ("sluice_pipeline_filtered_total", "Messages removed by a filter.", |p| p.filtered),
+        (
+            "sluice_pipeline_dropped_total",
+            "Messages dropped because their worker's queue was full (drop-newest).",
+            |p| p.dropped_full,
+        ),
+    ];
+    for (name, help, field) in per_pipeline {
+        family(w, name, "counter", help);
+        for p in &s.pipelines {
+            let _ = writeln!(w, "{name}{{pipeline=\"{}\"}} {}", escape(&p.name), field(p));
+        }
+    }
+    family(
+        w,
+        "sluice_pipeline_errors_total",
+        "counter",
+        "Messages of the pipeline that failed, by kind.",
+    );
+    for p in &s.pipelines {
+        for (kind, n) in [
+            ("invalid_json", p.invalid_json),
+            ("expr", p.expr_errors),
+            ("key", p.key_errors),
+            ("operator", p.operator_errors),
+        ] {
+            let _ = writeln!(
+                w,
+                "sluice_pipeline_errors_total{{pipeline=\"{}\",kind=\"{kind}\"}} {n}",
+                escape(&p.name)
+            );
+        }
+    }
+
     histogram(
         w,
         "sluice_delivery_latency_seconds",

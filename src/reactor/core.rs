@@ -19,9 +19,10 @@ use crate::metrics::Registry;
 use crate::reactor::stats::Stats;
 use crate::reactor::timer::Timers;
 use crate::topic::{TopicId, Topics};
+use crate::worker::Pool;
 
 /// Encoded frames of one read are fanned out together once they reach this size.
-const BATCH_FLUSH: usize = 64 * 1024;
+pub(super) const BATCH_FLUSH: usize = 64 * 1024;
 
 /// Where the data messages parsed from one connection go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,11 +50,17 @@ pub(crate) struct Core {
     /// Connections with queued output, flushed once at the end of the loop iteration.
     dirty: Vec<usize>,
     /// Server frames encoded for the current sink, shared by every receiver once flushed.
-    batch: Vec<u8>,
-    batch_msgs: u64,
-    batch_payload: u64,
+    pub(super) batch: Vec<u8>,
+    pub(super) batch_msgs: u64,
+    pub(super) batch_payload: u64,
     /// Control frames (pongs) for the current connection when its data goes elsewhere.
     control: Vec<u8>,
+    /// The worker pool, once pipelines have started.
+    pub(crate) pool: Option<Pool>,
+    /// Topic of each pool output slot.
+    pub(super) slot_topics: Vec<TopicId>,
+    /// The result budget ran out with results possibly still pending.
+    pub(crate) results_more: bool,
 }
 
 impl Core {
@@ -85,6 +92,9 @@ impl Core {
             batch_msgs: 0,
             batch_payload: 0,
             control: Vec::new(),
+            pool: None,
+            slot_topics: Vec::new(),
+            results_more: false,
         }
     }
 
@@ -255,6 +265,9 @@ impl Core {
             });
             self.stats.messages_ignored += ignored;
             self.flush_batch(key, sink, now);
+            if self.pool.is_some() {
+                self.flush_pipelines(now);
+            }
             self.flush_control(key, now);
             match result {
                 Ok(progress) => {
@@ -313,7 +326,14 @@ impl Core {
             return;
         }
         match sink {
-            Sink::Topic(topic) => self.fan_out(topic, now),
+            Sink::Topic(topic) => {
+                if self.pool.is_some() {
+                    // A topic read by pipelines also hands its messages to the workers.
+                    let publisher = self.conns[key].id;
+                    self.dispatch_batch(topic, publisher);
+                }
+                self.fan_out(topic, now)
+            }
             Sink::Echo | Sink::Discard => {
                 let frame: Arc<[u8]> = Arc::from(&self.batch[..]);
                 self.reset_batch();
@@ -366,6 +386,10 @@ impl Core {
                 frames::encode_frame(&mut self.batch, frames::data_opcode(text), payload, None);
                 self.batch_msgs += 1;
                 self.batch_payload += payload.len() as u64;
+                if self.pool.is_some() {
+                    // Handle publishes count as one publisher; the caller flushes.
+                    self.dispatch_batch(id, 0);
+                }
                 self.fan_out(id, now);
             }
             None => {
@@ -384,7 +408,7 @@ impl Core {
 
     /// Send the encoded batch to every open subscriber of `topic`: one allocation, shared.
     /// Counters are updated once per batch, not per message or per subscriber.
-    fn fan_out(&mut self, topic: TopicId, now: Instant) {
+    pub(super) fn fan_out(&mut self, topic: TopicId, now: Instant) {
         let (msgs, payload) = (self.batch_msgs, self.batch_payload);
         self.stats.messages_in += msgs;
         self.stats.bytes_in += payload;
@@ -393,8 +417,11 @@ impl Core {
         series.messages_in += msgs;
         series.bytes_in += payload;
         if t.subscribers.is_empty() {
-            self.stats.messages_unrouted += msgs;
-            series.drops.no_subscriber += msgs;
+            if t.pipes.is_empty() {
+                // Read by no one (a pipeline's input is read by the pipeline).
+                self.stats.messages_unrouted += msgs;
+                series.drops.no_subscriber += msgs;
+            }
             self.reset_batch();
             return;
         }

@@ -8,7 +8,8 @@
 //!    each readable connection until `WouldBlock` or a short read (at most [`READS_PER_WAKE`]
 //!    reads; a connection with more to read is revisited next iteration, so one busy publisher
 //!    cannot starve the others), mark writable connections dirty;
-//! 4. drain the handle command channel (bounded per iteration);
+//! 4. drain the handle command channel and the workers' result channel (each bounded per
+//!    iteration), fanning results out like published messages;
 //! 5. flush every dirty connection once (`writev` of all it was queued this iteration);
 //! 6. fire due timers; once a second, tick the metrics (history, dashboard feed); flush again;
 //! 7. read the clock once more: record the iteration's busy time, and the delivery latency of
@@ -24,6 +25,9 @@
 mod core;
 pub(crate) mod handle;
 mod observe;
+mod pipes;
+
+pub use pipes::RESULT_BUDGET;
 pub(crate) mod stats;
 mod timer;
 mod token;
@@ -39,11 +43,13 @@ use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Waker};
 
 use self::core::Core;
-use crate::config::Config;
+use crate::clock::Clock;
+use crate::config::{check_pipelines, Config, WorkerConfig};
 use crate::conn::frames::{CloseReason, CLOSE_AWAY};
 use crate::conn::{Conn, State};
 use crate::endpoint::Endpoint;
 use crate::error::Error;
+use crate::ops::Pipeline;
 use crate::topic::validate_topic;
 use handle::{Command, Handle, Shared};
 use stats::Stats;
@@ -109,6 +115,12 @@ pub struct Reactor {
     commands_more: bool,
     /// When the next metrics tick is due.
     next_tick: Instant,
+    /// Pipelines to start with the worker pool at the first loop iteration.
+    pipelines: Vec<Pipeline>,
+    workers: WorkerConfig,
+    clock: Clock,
+    /// The first loop iteration has run (pipelines can no longer be added).
+    started: bool,
 }
 
 impl Reactor {
@@ -119,6 +131,13 @@ impl Reactor {
             file: None,
             line: None,
             key: Some(key.into()),
+            message,
+        })?;
+        let pipelines: Vec<Pipeline> = config.pipelines.iter().map(|p| p.to_pipeline()).collect();
+        check_pipelines(&pipelines).map_err(|(i, key, message)| crate::config::ConfigError {
+            file: None,
+            line: None,
+            key: Some(format!("pipeline[{i}].{key}")),
             message,
         })?;
         let poll = Poll::new()?;
@@ -148,6 +167,10 @@ impl Reactor {
             read_more: Vec::new(),
             commands_more: false,
             next_tick: now + observe::TICK,
+            pipelines,
+            workers: config.workers,
+            clock: Clock::System,
+            started: false,
         })
     }
 
@@ -198,6 +221,9 @@ impl Reactor {
         if self.phase == Phase::Stopped {
             return Ok(Status::Stopped);
         }
+        if !self.started {
+            self.start()?;
+        }
         let timeout = self.poll_timeout(Instant::now(), timeout);
         match self.poll.poll(&mut self.events, timeout) {
             Ok(()) => {}
@@ -243,6 +269,9 @@ impl Reactor {
         if woken || self.commands_more {
             self.drain_commands(now);
         }
+        if woken || self.core.results_more {
+            self.core.drain_results(now);
+        }
         if self.phase == Phase::Running && self.shared.stop.load(Ordering::Acquire) {
             self.begin_shutdown(now);
         }
@@ -273,6 +302,7 @@ impl Reactor {
     fn poll_timeout(&self, now: Instant, user: Option<Duration>) -> Option<Duration> {
         let busy = !self.read_more.is_empty()
             || self.commands_more
+            || self.core.results_more
             || (self.accept_more && self.accept_resume.is_none());
         if busy {
             return Some(Duration::ZERO);
@@ -430,9 +460,13 @@ impl Reactor {
         for _ in 0..COMMAND_BUDGET {
             match self.commands.try_recv() {
                 Ok(cmd) => self.run_command(cmd, now),
-                Err(_) => return,
+                Err(_) => {
+                    self.core.flush_pipelines(now);
+                    return;
+                }
             }
         }
+        self.core.flush_pipelines(now);
         self.commands_more = true;
     }
 
@@ -464,6 +498,7 @@ impl Reactor {
             let Ok(cmd) = self.commands.try_recv() else { break };
             self.run_command(cmd, now);
         }
+        self.core.flush_pipelines(now);
         self.commands_more = false;
         let reason = CloseReason::new(CLOSE_AWAY, "server shutting down");
         let keys: Vec<usize> = self.core.conns.iter().map(|(k, _)| k).collect();
@@ -485,6 +520,9 @@ impl Reactor {
             let stream = &mut self.core.conns[key].stream;
             while matches!(stream.read(&mut self.scratch), Ok(n) if n > 0) {}
             self.core.drop_conn(key);
+        }
+        if let Some(mut pool) = self.core.pool.take() {
+            pool.shutdown();
         }
         self.phase = Phase::Stopped;
         self.shared.stopped.store(true, Ordering::Release);

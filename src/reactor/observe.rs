@@ -45,6 +45,8 @@ impl Core {
             per_topic,
             delivery: m.delivery.snapshot(),
             loop_time: m.loop_time.snapshot(),
+            workers: self.pool.as_ref().map_or(0, |p| p.workers() as u64),
+            pipelines: self.pipeline_stats(),
             ..self.stats.clone()
         }
     }
@@ -56,11 +58,18 @@ impl Core {
 
     /// `GET /readyz`: `200` when every check passes, else `503`; one line per check.
     pub(crate) fn readiness(&self) -> Response {
-        let checks = [(
-            "listening",
-            self.listening,
-            if self.listening { "accepting connections" } else { "stopping" },
-        )];
+        let workers = match &self.pool {
+            Some(pool) => format!("{} running", pool.workers()),
+            None => "no pipelines".to_string(),
+        };
+        let checks = [
+            (
+                "listening",
+                self.listening,
+                if self.listening { "accepting connections" } else { "stopping" }.to_string(),
+            ),
+            ("workers", true, workers),
+        ];
         let ready = checks.iter().all(|c| c.1);
         let mut body = String::from(if ready { "ready\n" } else { "not ready\n" });
         for (name, ok, detail) in checks {
@@ -121,7 +130,10 @@ mod tests {
         c.listening = false;
         let down = c.readiness();
         assert_eq!(down.status, 503);
-        assert_eq!(down.body, b"not ready\nlistening: FAIL (stopping)\n");
+        assert_eq!(
+            down.body,
+            b"not ready\nlistening: FAIL (stopping)\nworkers: ok (no pipelines)\n"
+        );
     }
 
     #[test]
