@@ -253,3 +253,36 @@ fn an_invalid_message_is_counted_as_a_drop_on_its_topic() {
         assert!(body.contains("sluice_topic_dropped_total{topic=\"sensors\",reason=\"invalid\"} 1"));
     });
 }
+
+#[test]
+fn pipeline_counters_are_exported_and_its_input_is_not_a_drop() {
+    watchdog(120, || {
+        let config = sluice::Config::from_toml_str(
+            "listen = \"127.0.0.1:0\"\n[[pipeline]]\nname = \"double\"\nfrom = \"in\"\nto = \"out\"\n\
+             steps = [{ map = \"{v: (.v * 2)}\" }]\n",
+            None,
+        )
+        .unwrap();
+        let relay = Relay::start_with(config);
+        let mut sub = connect(&relay.url("/sub/out"));
+        let mut publisher = connect(&relay.url("/pub/in"));
+        for i in 0..5 {
+            publisher.send(Message::text(format!("{{\"v\":{i}}}"))).unwrap();
+        }
+        for _ in 0..5 {
+            next_data(&mut sub);
+        }
+        let s = relay.wait_stats("worker counters", |s| {
+            s.pipelines.first().is_some_and(|p| p.records_out == 5)
+        });
+        let input = s.per_topic.iter().find(|t| t.name == "in").unwrap();
+        assert_eq!((input.messages_in, input.drops.no_subscriber), (5, 0));
+        let (_, _, body) = get(relay.addr, "/metrics");
+        let Some(m) = parse_with_prometheus_client(&body) else { return };
+        assert_eq!(m["sluice_pipeline_messages_in_total{pipeline=\"double\"}"], 5.0);
+        assert_eq!(m["sluice_pipeline_records_out_total{pipeline=\"double\"}"], 5.0);
+        assert_eq!(m["sluice_pipeline_errors_total{kind=\"expr\",pipeline=\"double\"}"], 0.0);
+        assert_eq!(m["sluice_topic_messages_out_total{topic=\"out\"}"], 5.0);
+        assert!(m["sluice_workers"] >= 1.0);
+    });
+}

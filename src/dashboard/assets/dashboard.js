@@ -141,6 +141,7 @@
     setText("k-bytes", `${fmtBytes(t.bytes_in)} / ${fmtBytes(t.bytes_out)}`);
 
     renderTopics(m, dt);
+    renderPipelines(m, dt);
     prev = m;
     drawCharts();
   }
@@ -226,6 +227,39 @@
       list.dataset.key = names.join(",");
       list.replaceChildren(...names.map((n) => Object.assign(document.createElement("option"), { value: n })));
     }
+  }
+
+  // ---- pipelines (shown only when the relay runs some) -------------------------------------
+  function renderPipelines(m, dt) {
+    const list = m.pipelines || [];
+    $("pipelines-panel").hidden = list.length === 0;
+    if (!list.length) return;
+    setText("pipelines-hint", `${fmtInt(m.workers)} worker${m.workers === 1 ? "" : "s"}`);
+    const before = new Map((prev && prev.pipelines ? prev.pipelines : []).map((p) => [p.name, p]));
+    const frag = document.createDocumentFragment();
+    for (const p of list) {
+      const b = before.get(p.name);
+      const rate = b && dt ? Math.max(p.messages_in - b.messages_in, 0) / dt : NaN;
+      const tr = document.createElement("tr");
+      const cells = [
+        [p.name, "name"],
+        [fmtCompact(rate), "n"],
+        [fmtInt(p.messages_in), "n"],
+        [fmtInt(p.records_in), "n"],
+        [fmtInt(p.records_out), "n"],
+        [fmtInt(p.filtered), "n"],
+        [fmtInt(p.dropped_full), "n" + (p.dropped_full ? " bad" : "")],
+        [fmtInt(p.errors), "n" + (p.errors ? " bad" : "")],
+      ];
+      for (const [text, cls] of cells) {
+        const td = document.createElement("td");
+        td.className = cls;
+        td.textContent = text;
+        tr.appendChild(td);
+      }
+      frag.appendChild(tr);
+    }
+    $("pipelines-body").replaceChildren(frag);
   }
 
   $("topics-body").addEventListener("click", (ev) => {
