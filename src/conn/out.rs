@@ -52,6 +52,9 @@ pub(crate) enum Flushed {
 pub(crate) struct OutQueue {
     chunks: VecDeque<Chunk>,
     queued: usize,
+    /// Leading buffers that must go out even when the rest is discarded: the HTTP responses up
+    /// to and including the `101`, without which the client cannot read what follows.
+    essential: usize,
 }
 
 impl OutQueue {
@@ -69,6 +72,13 @@ impl OutQueue {
         self.push_stamped(data, Stamp::NONE);
     }
 
+    /// Queue a buffer that [`OutQueue::discard_unstarted`] never drops, nor anything queued
+    /// before it (the `101 Switching Protocols`).
+    pub(crate) fn push_essential(&mut self, data: Arc<[u8]>) {
+        self.push(data);
+        self.essential = self.chunks.len();
+    }
+
     /// Queue a buffer whose completion is reported to `flush_to`'s caller with `stamp`.
     pub(crate) fn push_stamped(&mut self, data: Arc<[u8]>, stamp: Stamp) {
         if data.is_empty() {
@@ -79,12 +89,13 @@ impl OutQueue {
     }
 
     /// Drop everything not yet started; a buffer already partly written is kept so the byte
-    /// stream stays a valid sequence of frames. Returns the bytes dropped.
+    /// stream stays a valid sequence of frames, and so are essential buffers. Returns the bytes
+    /// dropped.
     pub(crate) fn discard_unstarted(&mut self) -> usize {
-        let keep = usize::from(self.chunks.front().is_some_and(|c| c.pos > 0));
+        let started = usize::from(self.chunks.front().is_some_and(|c| c.pos > 0));
         let before = self.queued;
-        self.chunks.truncate(keep);
-        self.queued = self.chunks.front().map_or(0, |c| c.data.len() - c.pos);
+        self.chunks.truncate(started.max(self.essential));
+        self.queued = self.chunks.iter().map(|c| c.data.len() - c.pos).sum();
         self.release_if_empty();
         before - self.queued
     }
@@ -133,6 +144,7 @@ impl OutQueue {
                 return;
             }
             written -= left;
+            self.essential = self.essential.saturating_sub(1);
             if let Some(Chunk { stamp, .. }) = self.chunks.pop_front() {
                 if stamp.messages != 0 {
                     done(stamp);
@@ -233,6 +245,25 @@ mod tests {
         w.budget = usize::MAX;
         q.flush_to(&mut w, |s| seen.push(s.messages)).unwrap();
         assert_eq!(seen, [2, 1]);
+    }
+
+    #[test]
+    fn discard_keeps_essential_buffers() {
+        let mut q = OutQueue::default();
+        q.push(Arc::from(&b"HTTP/1.1 200"[..]));
+        q.push_essential(Arc::from(&b"HTTP/1.1 101"[..]));
+        q.push(Arc::from(&b"frame"[..]));
+        assert_eq!(q.discard_unstarted(), 5);
+        assert_eq!(q.queued(), 24);
+        let mut w = Trickle { got: Vec::new(), limit: usize::MAX, budget: 12, calls: 0 };
+        q.flush_to(&mut w, |_| {}).unwrap();
+        // The first is out; the 101 is still essential.
+        assert_eq!(q.discard_unstarted(), 0);
+        assert_eq!(q.queued(), 12);
+        w.budget = usize::MAX;
+        q.flush_to(&mut w, |_| {}).unwrap();
+        q.push(Arc::from(&b"later"[..]));
+        assert_eq!(q.discard_unstarted(), 5, "nothing is essential once sent");
     }
 
     #[test]

@@ -211,7 +211,7 @@ impl Core {
         self.stats.upgrades += 1;
         let conn = &mut self.conns[key];
         conn.kind = kind;
-        conn.out.push(Arc::from(http::switching_protocols(accept)));
+        conn.out.push_essential(Arc::from(http::switching_protocols(accept)));
         conn.last_rx = now;
         conn.set_state(State::Open);
         mark_dirty(&mut self.dirty, key, conn);
