@@ -38,20 +38,23 @@ pub mod clock;
 pub mod config;
 mod conn;
 pub mod connector;
+mod dashboard;
 mod endpoint;
 pub mod error;
 pub mod logging;
+pub mod metrics;
 pub mod ops;
 mod reactor;
 mod topic;
 pub mod worker;
 
 pub use clock::Clock;
-pub use config::{Config, Limits, WorkerConfig};
+pub use config::{Config, Limits, MetricsConfig, WorkerConfig};
 pub use conn::http::{Request, Response};
 pub use connector::{
     Backoff, Connector, ConnectorError, ConnectorKind, ConnectorState, ConnectorStats, Overflow,
 };
+pub use dashboard::FEED_PATH;
 pub use endpoint::{Endpoint, HttpHandler};
 pub use error::{ConfigError, Error, HandleError, TopicError};
 pub use ops::{Emitter, Operator, Pipeline, PipelineError, Record, TextOp};

@@ -146,6 +146,24 @@ fn a_refused_connection_is_retried() {
         assert_eq!(second["attempt"], 2);
         let s = relay.wait_stats("failures", |s| s.connectors[0].connect_failures >= 2);
         assert_eq!(s.connectors[0].connects, 0);
+        // Readiness and metrics show it.
+        let (code, head) =
+            util::Raw::http(relay.addr, b"GET /readyz HTTP/1.1\r\nConnection: close\r\n\r\n");
+        assert_eq!(code, 503, "{head}");
+        let mut raw = util::Raw::connect(relay.addr);
+        raw.send(b"GET /readyz HTTP/1.1\r\nConnection: close\r\n\r\n");
+        let body = String::from_utf8_lossy(&raw.read_to_end()).to_string();
+        assert!(body.contains("connectors: FAIL (0 of 1 open; feed: "), "{body}");
+        let mut raw = util::Raw::connect(relay.addr);
+        raw.send(b"GET /metrics HTTP/1.1\r\nConnection: close\r\n\r\n");
+        let metrics = String::from_utf8_lossy(&raw.read_to_end()).to_string();
+        assert!(
+            metrics.contains("sluice_connector_up{connector=\"feed\",kind=\"source\"} 0"),
+            "{metrics}"
+        );
+        assert!(metrics.contains(
+            "sluice_connector_connect_failures_total{connector=\"feed\",kind=\"source\"} "
+        ));
         relay.stop();
     });
 }

@@ -72,6 +72,13 @@ fn a_source_delivers_the_upstream_feed_to_subscribers_in_order() {
         assert_eq!((c.name.as_str(), c.state, c.connects), ("feed", ConnectorState::Open, 1));
         assert_eq!((c.disconnects, c.connect_failures, c.reconnect_attempts), (0, 0, 0));
         assert!(c.bytes_in > 200 * 3);
+        let mut raw = util::Raw::connect(relay.addr);
+        raw.send(b"GET /readyz HTTP/1.1\r\nConnection: close\r\n\r\n");
+        let body = String::from_utf8_lossy(&raw.read_to_end()).to_string();
+        assert!(
+            body.starts_with("HTTP/1.1 200") && body.contains("connectors: ok (1 open)"),
+            "{body}"
+        );
         relay.stop();
     });
 }

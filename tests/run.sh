@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 echo "== test dependencies"
+tests/tools/install-deps.sh
 # Python's `websockets` is the second WebSocket implementation the connector tests talk to
 # (tests/upstream/server.py); kosoku runs the Autobahn TestSuite case files on Python 3
 # (tests/connector_autobahn.rs). Pinned; skipped when already present.

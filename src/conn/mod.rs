@@ -33,7 +33,7 @@ use crate::config::Limits;
 use crate::topic::TopicId;
 use client::Client;
 use frames::{CloseReason, FrameReader, Role};
-use out::OutQueue;
+use out::{OutQueue, Stamp};
 
 /// Where a connection is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,6 +63,8 @@ pub(crate) enum Kind {
     Subscribe(Box<[(TopicId, usize)]>),
     /// `/echo`: every message is sent back.
     Echo,
+    /// `/_sluice/stats`: the dashboard's live feed; the value is its slot in the feed's set.
+    Feed(usize),
     /// A connector's connection to its upstream (see [`Conn::client`]).
     Upstream,
 }
@@ -187,10 +189,16 @@ impl Conn {
     /// Queue an encoded buffer if it fits under `max` queued bytes.
     #[must_use]
     pub(crate) fn try_queue(&mut self, data: Arc<[u8]>, max: usize) -> bool {
+        self.try_queue_stamped(data, max, Stamp::NONE)
+    }
+
+    /// [`Conn::try_queue`] for a batch of messages whose delivery latency is measured.
+    #[must_use]
+    pub(crate) fn try_queue_stamped(&mut self, data: Arc<[u8]>, max: usize, stamp: Stamp) -> bool {
         if self.out.queued() + data.len() > max {
             return false;
         }
-        self.out.push(data);
+        self.out.push_stamped(data, stamp);
         true
     }
 

@@ -11,7 +11,9 @@
 //! 4. drain the handle command channel and the workers' result channel (each bounded per
 //!    iteration), fanning results out like published messages;
 //! 5. flush every dirty connection once (`writev` of all it was queued this iteration);
-//! 6. fire due timers, flush again.
+//! 6. fire due timers; once a second, tick the metrics (history, dashboard feed); flush again;
+//! 7. read the clock once more: record the iteration's busy time, and the delivery latency of
+//!    every batch completed in it.
 //!
 //! Contracts: the reactor never blocks except in `Poll::poll`, never sleeps on a lock, and runs
 //! no user operator (custom HTTP handlers excepted: they must be quick). Sockets are registered
@@ -23,6 +25,7 @@
 mod connectors;
 mod core;
 pub(crate) mod handle;
+mod observe;
 mod pipes;
 
 pub use pipes::RESULT_BUDGET;
@@ -112,6 +115,8 @@ pub struct Reactor {
     read_more: Vec<usize>,
     /// The command budget ran out with commands possibly still pending.
     commands_more: bool,
+    /// When the next metrics tick is due.
+    next_tick: Instant,
     /// Pipelines to start with the worker pool at the first loop iteration.
     pipelines: Vec<Pipeline>,
     workers: WorkerConfig,
@@ -145,10 +150,11 @@ impl Reactor {
         let waker = Waker::new(poll.registry(), WAKER)?;
         let (handle, commands, shared) = Handle::new(waker);
         let registry = poll.registry().try_clone()?;
+        let now = Instant::now();
         let connectors = config.connectors();
-        let mut core = Core::new(config.limits, registry);
+        let mut core = Core::new(config.limits, &config.metrics, registry, now);
         for c in connectors {
-            core.add_connector(c, Instant::now()).map_err(Error::Connector)?;
+            core.add_connector(c, now).map_err(Error::Connector)?;
         }
         Ok(Reactor {
             poll,
@@ -167,6 +173,7 @@ impl Reactor {
             accept_more: false,
             read_more: Vec::new(),
             commands_more: false,
+            next_tick: now + observe::TICK,
             pipelines,
             workers: config.workers,
             clock: Clock::System,
@@ -232,6 +239,9 @@ impl Reactor {
             Err(e) => return Err(Error::Io(e)),
         }
         let now = Instant::now();
+        if self.core.metrics.latency {
+            self.core.metrics.begin_iteration(now);
+        }
 
         let mut woken = false;
         self.ready.clear();
@@ -275,7 +285,16 @@ impl Reactor {
         }
         self.core.flush_dirty();
         self.core.expire_timers(now);
+        if now >= self.next_tick {
+            self.core.tick(now);
+            self.next_tick = now + observe::TICK;
+        }
         self.core.flush_dirty();
+        // One clock read for both: this iteration's busy time, and the delivery latency of
+        // every batch whose last byte was written in it.
+        if self.core.metrics.latency {
+            self.core.metrics.end_iteration(Instant::now());
+        }
 
         if let Phase::Draining { until } = self.phase {
             // Done when nothing is left to send: every connection is gone or lingering.
@@ -298,6 +317,7 @@ impl Reactor {
         }
         let mut deadline = self.core.timers.next();
         for other in [
+            Some(self.next_tick),
             self.accept_resume,
             match self.phase {
                 Phase::Draining { until } => Some(until),
@@ -479,6 +499,7 @@ impl Reactor {
     /// Stop accepting, deliver pending commands, close every client with `1001`.
     fn begin_shutdown(&mut self, now: Instant) {
         log::info!("stopping: closing {} connections", self.core.conns.len());
+        self.core.listening = false;
         if let Some(mut listener) = self.listener.take() {
             let _ = self.core.registry().deregister(&mut listener);
         }
@@ -520,7 +541,16 @@ impl Reactor {
         }
         self.phase = Phase::Stopped;
         self.shared.stopped.store(true, Ordering::Release);
-        log::info!("stopped");
+        let s = self.core.snapshot();
+        log::info!(
+            "stopped after {:.1}s: {} connections accepted, {} messages in, {} out, {} dropped, {} slow-consumer closes",
+            s.uptime.as_secs_f64(),
+            s.connections_accepted,
+            s.messages_in,
+            s.messages_out,
+            s.drops.total(),
+            s.slow_consumer_closes
+        );
     }
 }
 

@@ -28,7 +28,7 @@ use super::pipes::next_frame;
 use super::token::conn_token;
 use crate::conn::client::Client;
 use crate::conn::frames::{self, CloseReason};
-use crate::conn::out::Flushed;
+use crate::conn::out::{Flushed, Stamp};
 use crate::conn::{Conn, State};
 use crate::connector::handshake;
 use crate::connector::resolve::{Request, Resolved};
@@ -59,12 +59,12 @@ impl Core {
         let idx = self.connectors.live.vacant_key();
         let mut live = Live::new(spec, url, uid);
         if let Some(t) = live.spec.publish_to() {
-            let id = self.topics.intern(t);
+            let id = self.topics.intern(t, &mut self.metrics.topics);
             self.topics.add_publisher(id);
             live.publish_to = Some(id);
         }
         if let Some(t) = live.spec.sends_from() {
-            let id = self.topics.intern(t);
+            let id = self.topics.intern(t, &mut self.metrics.topics);
             self.topics.add_sink(id, idx);
             live.send_from = Some(id);
         }
@@ -531,6 +531,7 @@ impl Core {
 pub(super) fn flush_upstream(
     conn: &mut Conn,
     connectors: &mut crate::connector::table::Connectors,
+    mut written: impl FnMut(Stamp),
 ) -> io::Result<Flushed> {
     let mut live = None;
     if conn.state() == State::Open {
@@ -553,7 +554,7 @@ pub(super) fn flush_upstream(
                 continue;
             }
         }
-        if conn.out.flush_to(&mut conn.stream)? == Flushed::WouldBlock {
+        if conn.out.flush_to(&mut conn.stream, &mut written)? == Flushed::WouldBlock {
             return Ok(Flushed::WouldBlock);
         }
         let Some(l) = live.as_deref_mut() else { return Ok(Flushed::All) };
