@@ -150,8 +150,24 @@ mod tests {
         assert_eq!(down.status, 503);
         assert_eq!(
             down.body,
-            b"not ready\nlistening: FAIL (stopping)\nworkers: ok (no pipelines)\n"
+            b"not ready\nlistening: FAIL (stopping)\nworkers: ok (no pipelines)\nconnectors: ok (none)\n"
         );
+    }
+
+    #[test]
+    fn readiness_fails_while_a_connector_is_not_open() {
+        let mut c = core();
+        let now = Instant::now();
+        c.add_connector(crate::Connector::source("feed", "ws://127.0.0.1:9/", "raw"), now).unwrap();
+        let down = c.readiness();
+        assert_eq!(down.status, 503);
+        let body = String::from_utf8(down.body).unwrap();
+        assert!(body.ends_with("connectors: FAIL (0 of 1 open; feed: idle)\n"), "{body}");
+        let idx = c.connectors.find("feed").unwrap();
+        c.connectors.live[idx].state = crate::ConnectorState::Open;
+        let up = c.readiness();
+        assert_eq!(up.status, 200);
+        assert!(String::from_utf8(up.body).unwrap().ends_with("connectors: ok (1 open)\n"));
     }
 
     #[test]
