@@ -140,7 +140,8 @@ fn a_refused_connection_is_retried() {
     watchdog(60, || {
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let (relay, mut status) = source_to(port, |c| c);
-        let first = failed_with(&mut status, "refused");
+        let first =
+            failed_with(&mut status, &format!("connect to 127.0.0.1:{port}: Connection refused"));
         assert_eq!(first["attempt"], 1);
         let second = failed_with(&mut status, "refused");
         assert_eq!(second["attempt"], 2);

@@ -171,6 +171,17 @@ impl Conn {
         }
     }
 
+    /// Record a socket error as the reason a client connection ends, named by what it was
+    /// doing (`connect to <peer>` while connecting).
+    pub(crate) fn note_io(&mut self, op: &str, e: &std::io::Error) {
+        if self.state == State::Connecting {
+            let peer = self.peer;
+            self.note(format!("connect to {peer}: {e}"));
+        } else {
+            self.note(format!("{op} failed: {e}"));
+        }
+    }
+
     /// The publisher id pipelines see for this connection's messages.
     pub(crate) fn publisher_id(&self) -> u64 {
         self.client.as_ref().map_or(self.id, |c| c.publisher)

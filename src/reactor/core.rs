@@ -548,7 +548,7 @@ impl Core {
                 Ok(_) => {}
                 Err(e) => {
                     log::debug!("conn {} {}: write failed: {e}", conn.id, conn.peer);
-                    conn.note(format!("write failed: {e}"));
+                    conn.note_io("write", &e);
                     self.drop_conn(key);
                 }
             }

@@ -434,7 +434,7 @@ impl Reactor {
                 }
                 Err(e) => {
                     log::debug!("conn {} {}: read failed: {e}", conn.id, conn.peer);
-                    conn.note(format!("read failed: {e}"));
+                    conn.note_io("read", &e);
                     return self.core.drop_conn(key);
                 }
             };
