@@ -28,12 +28,14 @@
 
 #![warn(missing_docs)]
 
+mod access;
 pub mod config;
 mod conn;
 mod endpoint;
 pub mod error;
 pub mod logging;
 mod reactor;
+mod tls;
 mod topic;
 
 pub use config::{Config, Limits};

@@ -16,17 +16,17 @@
 pub(crate) mod frames;
 pub mod http;
 pub(crate) mod out;
+pub(crate) mod transport;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use mio::net::TcpStream;
-
 use crate::config::Limits;
 use crate::topic::TopicId;
 use frames::{CloseReason, FrameReader, Role};
 use out::OutQueue;
+use transport::Transport;
 
 /// Where a connection is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,6 +54,17 @@ pub(crate) enum Kind {
     Echo,
 }
 
+/// Outcome of [`Conn::closing_flushed`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Closed {
+    /// Free the connection now.
+    Free,
+    /// Half-closed; lingering until the peer's EOF.
+    Linger,
+    /// The TLS `close_notify` is not fully written; wait for a writable event.
+    Pending,
+}
+
 /// What a timer wants done with the connection.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum TimerVerdict {
@@ -67,12 +78,14 @@ pub(crate) enum TimerVerdict {
     Close(CloseReason),
     /// Free the connection now.
     Drop,
+    /// The connection's credentials expired: close it with `1008`.
+    Expired,
 }
 
 /// A connection in the reactor's slab.
 #[derive(Debug)]
 pub(crate) struct Conn {
-    pub(crate) stream: TcpStream,
+    pub(crate) stream: Transport,
     pub(crate) peer: SocketAddr,
     /// Unique for the life of the reactor; slab keys are reused, ids are not.
     pub(crate) id: u64,
@@ -94,11 +107,15 @@ pub(crate) struct Conn {
     pub(crate) last_rx: Instant,
     /// When the outstanding keepalive ping was sent.
     pub(crate) ping_sent: Option<Instant>,
+    /// When the credentials the connection was admitted with expire (a JWT's `exp`).
+    pub(crate) expires: Option<Instant>,
+    /// Inbound rate limit: the theoretical arrival time of the next message (GCRA).
+    pub(crate) rate_tat: Instant,
 }
 
 impl Conn {
     pub(crate) fn new(
-        stream: TcpStream,
+        stream: Transport,
         peer: SocketAddr,
         id: u64,
         now: Instant,
@@ -119,6 +136,8 @@ impl Conn {
             deadline: now + limits.handshake_timeout,
             last_rx: now,
             ping_sent: None,
+            expires: None,
+            rate_tat: now,
         }
     }
 
@@ -174,15 +193,20 @@ impl Conn {
         self.set_state(State::Closing);
     }
 
-    /// Called when the outgoing queue has drained in `Closing`: half-close and linger, or free
-    /// the connection if the peer already sent EOF.
-    pub(crate) fn closing_flushed(&mut self) -> bool {
+    /// Called when the outgoing queue has drained in `Closing`: half-close (after a TLS
+    /// `close_notify`) and linger, or free the connection if the peer already sent EOF.
+    pub(crate) fn closing_flushed(&mut self) -> Closed {
         if self.peer_eof {
-            return true;
+            return Closed::Free;
         }
-        let _ = self.stream.shutdown(std::net::Shutdown::Write);
-        self.set_state(State::Linger);
-        false
+        match self.stream.finish_writes() {
+            Ok(true) => {
+                self.set_state(State::Linger);
+                Closed::Linger
+            }
+            Ok(false) => Closed::Pending,
+            Err(_) => Closed::Free,
+        }
     }
 
     /// Decide what the armed timer means at `now`.
@@ -195,7 +219,17 @@ impl Conn {
                     TimerVerdict::Rearm(self.deadline)
                 }
             }
-            State::Open => keepalive(now, self.last_rx, &mut self.ping_sent, limits),
+            State::Open => {
+                if self.expires.is_some_and(|at| now >= at) {
+                    return TimerVerdict::Expired;
+                }
+                match keepalive(now, self.last_rx, &mut self.ping_sent, limits) {
+                    TimerVerdict::Idle => {
+                        self.expires.map_or(TimerVerdict::Idle, TimerVerdict::Rearm)
+                    }
+                    other => other,
+                }
+            }
         }
     }
 
@@ -203,13 +237,37 @@ impl Conn {
     pub(crate) fn next_deadline(&self, limits: &Limits) -> Option<Instant> {
         match self.state {
             State::Http | State::Closing | State::Linger => Some(self.deadline),
-            State::Open => match self.ping_sent {
-                Some(at) => Some(at + limits.pong_timeout),
-                None if limits.idle_ping.is_zero() => None,
-                None => Some(self.last_rx + limits.idle_ping),
-            },
+            State::Open => {
+                let keepalive = match self.ping_sent {
+                    Some(at) => Some(at + limits.pong_timeout),
+                    None if limits.idle_ping.is_zero() => None,
+                    None => Some(self.last_rx + limits.idle_ping),
+                };
+                match (keepalive, self.expires) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                }
+            }
         }
     }
+}
+
+/// The inbound rate limit, as a generic cell rate algorithm: admit a message arriving at `now`
+/// unless it is more than `tolerance` ahead of its theoretical arrival time `tat`; an admitted
+/// message moves `tat` one `interval` on. With `tolerance = (burst - 1) × interval` a client may
+/// send `burst` messages at once, then one per `interval`. One comparison per message.
+pub(crate) fn rate_admit(
+    tat: &mut Instant,
+    now: Instant,
+    interval: std::time::Duration,
+    tolerance: std::time::Duration,
+) -> bool {
+    let t = (*tat).max(now);
+    if t.duration_since(now) > tolerance {
+        return false;
+    }
+    *tat = t + interval;
+    true
 }
 
 /// Keepalive: ping after `idle_ping` without input; close if nothing arrives within
@@ -282,6 +340,24 @@ mod tests {
         // A pong (or any frame) arrived at 33: the next ping is due 30 s after it.
         assert_eq!(keepalive(at(40), at(33), &mut sent, &l), TimerVerdict::Rearm(at(63)));
         assert_eq!(sent, None);
+    }
+
+    #[test]
+    fn rate_admits_a_burst_then_one_per_interval() {
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        let (interval, tolerance) = (ms(100), ms(200)); // 10/s, burst 3
+        let mut tat = t0;
+        let admitted: Vec<bool> =
+            (0..4).map(|_| rate_admit(&mut tat, t0, interval, tolerance)).collect();
+        assert_eq!(admitted, [true, true, true, false]);
+        assert!(!rate_admit(&mut tat, t0 + ms(50), interval, tolerance));
+        assert!(rate_admit(&mut tat, t0 + ms(100), interval, tolerance));
+        // A long pause refills the burst, no more.
+        let later = t0 + Duration::from_secs(10);
+        let admitted: Vec<bool> =
+            (0..4).map(|_| rate_admit(&mut tat, later, interval, tolerance)).collect();
+        assert_eq!(admitted, [true, true, true, false]);
     }
 
     #[test]

@@ -4,17 +4,20 @@
 //! `Core` owns everything a handler touches; the socket-reading loop in `mod.rs` owns the
 //! scratch buffer and lends a slice of it here, so the two never alias.
 
+use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use mio::Registry;
 use slab::Slab;
 
+use crate::access::{Gate, Refusal};
 use crate::config::Limits;
 use crate::conn::frames::{self, CloseReason, Event, Flow, FrameLimits};
 use crate::conn::http::{self, Parsed, Response};
 use crate::conn::out::Flushed;
-use crate::conn::{Conn, Kind, State, TimerVerdict};
+use crate::conn::{rate_admit, Closed, Conn, Kind, State, TimerVerdict};
 use crate::endpoint::{Routes, Target};
 use crate::reactor::stats::Stats;
 use crate::reactor::timer::Timers;
@@ -48,10 +51,25 @@ pub(crate) struct Core {
     batch_payload: u64,
     /// Control frames (pongs) for the current connection when its data goes elsewhere.
     control: Vec<u8>,
+    /// Origin and authentication checks for upgrades.
+    pub(crate) gate: Gate,
+    /// Open connections per client IP (kept only when `max_connections_per_ip` is set).
+    per_ip: HashMap<IpAddr, u32>,
+    /// Inbound rate limit: (interval between messages, burst tolerance), when set.
+    rate: Option<(Duration, Duration)>,
 }
 
 impl Core {
-    pub(crate) fn new(limits: Limits, registry: Registry) -> Core {
+    pub(crate) fn new(limits: Limits, registry: Registry, gate: Gate) -> Core {
+        let rate = (limits.max_messages_per_sec > 0).then(|| {
+            let interval = Duration::from_secs(1) / limits.max_messages_per_sec;
+            let burst = if limits.message_burst > 0 {
+                limits.message_burst
+            } else {
+                limits.max_messages_per_sec
+            };
+            (interval, interval * (burst - 1))
+        });
         Core {
             conns: Slab::new(),
             topics: Topics::default(),
@@ -61,6 +79,8 @@ impl Core {
             frame_limits: FrameLimits {
                 max_frame: limits.max_frame_size,
                 max_message: limits.max_message_size,
+                max_fragments: limits.max_fragments,
+                max_empty_fragments: limits.max_empty_fragments,
             },
             limits,
             registry,
@@ -69,6 +89,41 @@ impl Core {
             batch_msgs: 0,
             batch_payload: 0,
             control: Vec::new(),
+            gate,
+            per_ip: HashMap::new(),
+            rate,
+        }
+    }
+
+    /// Admission at accept: `Some(why)` if a connection from `ip` must be refused now
+    /// (`max_connections`, `max_connections_per_ip`); counted. Otherwise the connection is
+    /// counted against its IP.
+    pub(crate) fn admit(&mut self, ip: IpAddr) -> Result<(), &'static str> {
+        let l = &self.limits;
+        if l.max_connections > 0 && self.conns.len() >= l.max_connections {
+            self.stats.refused_max_connections += 1;
+            return Err("too many connections");
+        }
+        if l.max_connections_per_ip > 0 {
+            let n = self.per_ip.entry(ip).or_insert(0);
+            if *n as usize >= l.max_connections_per_ip {
+                self.stats.refused_per_ip += 1;
+                return Err("too many connections from this address");
+            }
+            *n += 1;
+        }
+        Ok(())
+    }
+
+    /// Undo [`Core::admit`] for a connection that was not kept.
+    pub(crate) fn unadmit(&mut self, ip: IpAddr) {
+        if self.limits.max_connections_per_ip > 0 {
+            if let Some(n) = self.per_ip.get_mut(&ip) {
+                *n -= 1;
+                if *n == 0 {
+                    self.per_ip.remove(&ip);
+                }
+            }
         }
     }
 
@@ -111,7 +166,24 @@ impl Core {
                         return data.len();
                     }
                     Ok(accept) => {
+                        let expires = match self.gate.check(&request, &ws) {
+                            Ok(admitted) => admitted.expires_unix,
+                            Err((why, resp)) => {
+                                match why {
+                                    Refusal::Origin => self.stats.origin_rejections += 1,
+                                    Refusal::Unauthenticated => self.stats.auth_failures += 1,
+                                    Refusal::Forbidden => self.stats.auth_denials += 1,
+                                }
+                                self.reject(key, resp, now);
+                                return data.len();
+                            }
+                        };
                         self.upgrade(key, ws, &accept, now);
+                        if let Some(exp) = expires {
+                            let conn = &mut self.conns[key];
+                            conn.expires = Some(instant_of_unix(exp, now));
+                            arm(&mut self.timers, key, conn, &self.limits);
+                        }
                         pos += len;
                         return pos + self.on_frames(key, &mut data[pos..], now);
                     }
@@ -200,11 +272,20 @@ impl Core {
             };
             let mut close: Option<Option<u16>> = None;
             let mut ignored = 0;
+            let mut limited = false;
+            let mut rate =
+                self.rate.map(|(interval, tolerance)| (&mut conn.rate_tat, interval, tolerance));
             let (batch, control) = (&mut self.batch, &mut self.control);
             let (batch_msgs, batch_payload) = (&mut self.batch_msgs, &mut self.batch_payload);
             let result = conn.reader.process(&mut data[pos..], &self.frame_limits, |event| {
                 match event {
                     Event::Message { text, payload } => {
+                        if let Some((tat, interval, tolerance)) = rate.as_mut() {
+                            if !rate_admit(tat, now, *interval, *tolerance) {
+                                limited = true;
+                                return Flow::Stop;
+                            }
+                        }
                         if sink == Sink::Discard {
                             ignored += 1;
                             return Flow::Continue;
@@ -235,6 +316,18 @@ impl Core {
                     match progress.flow {
                         Flow::Pause => continue,
                         Flow::Continue => return pos,
+                        Flow::Stop if limited => {
+                            self.stats.rate_limit_closes += 1;
+                            let reason = CloseReason::new(
+                                frames::CLOSE_POLICY,
+                                format!(
+                                    "message rate limit exceeded ({}/s)",
+                                    self.limits.max_messages_per_sec
+                                ),
+                            );
+                            self.close(key, Some(&reason), true, now);
+                            return data.len();
+                        }
                         Flow::Stop => {
                             let reply = close.flatten().map(|code| CloseReason::new(code, ""));
                             self.close(key, reply.as_ref(), false, now);
@@ -244,6 +337,9 @@ impl Core {
                 }
                 Err(reason) => {
                     self.stats.protocol_closes += 1;
+                    if reason.code == frames::CLOSE_POLICY {
+                        self.stats.fragment_limit_closes += 1;
+                    }
                     let conn = &self.conns[key];
                     log::debug!(
                         "conn {} {}: closing {} ({})",
@@ -387,7 +483,10 @@ impl Core {
     /// Flush a connection when the socket becomes writable.
     pub(crate) fn on_writable(&mut self, key: usize) {
         if let Some(conn) = self.conns.get_mut(key) {
-            if !conn.out.is_empty() || conn.state() == State::Closing {
+            if !conn.out.is_empty()
+                || conn.state() == State::Closing
+                || conn.stream.has_pending_output()
+            {
                 mark_dirty(&mut self.dirty, key, conn);
             }
         }
@@ -414,9 +513,13 @@ impl Core {
         while let Some(key) = self.dirty.pop() {
             let Some(conn) = self.conns.get_mut(key) else { continue };
             conn.dirty = false;
-            match conn.out.flush_to(&mut conn.stream) {
+            let flushed = conn.out.flush_to(&mut conn.stream).and_then(|f| match f {
+                Flushed::All if !conn.stream.flush_pending()? => Ok(Flushed::WouldBlock),
+                f => Ok(f),
+            });
+            match flushed {
                 Ok(Flushed::All) if conn.state() == State::Closing => {
-                    if conn.closing_flushed() {
+                    if conn.closing_flushed() == Closed::Free {
                         self.drop_conn(key);
                     }
                 }
@@ -453,6 +556,12 @@ impl Core {
                     log::info!("conn {} {}: {}", conn.id, conn.peer, reason.reason);
                     self.close(key, Some(&reason), true, now);
                 }
+                TimerVerdict::Expired => {
+                    self.stats.token_expiry_closes += 1;
+                    log::info!("conn {} {}: token expired", conn.id, conn.peer);
+                    let reason = CloseReason::new(frames::CLOSE_POLICY, "token expired");
+                    self.close(key, Some(&reason), true, now);
+                }
                 TimerVerdict::Drop => {
                     if conn.state() == State::Http {
                         self.stats.handshake_timeouts += 1;
@@ -474,7 +583,8 @@ impl Core {
     /// Deregister and free a connection, leaving its topics.
     pub(crate) fn drop_conn(&mut self, key: usize) {
         let Some(mut conn) = self.conns.try_remove(key) else { return };
-        let _ = self.registry.deregister(&mut conn.stream);
+        let _ = self.registry.deregister(conn.stream.tcp());
+        self.unadmit(conn.peer.ip());
         match conn.kind {
             Kind::Publish(topic) => self.topics.remove_publisher(topic),
             Kind::Subscribe(list) => {
@@ -498,6 +608,13 @@ impl Core {
             ..self.stats
         }
     }
+}
+
+/// The monotonic instant of a Unix time (seconds), as seen from `now`.
+fn instant_of_unix(unix: f64, now: Instant) -> Instant {
+    let wall = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
+    let ahead = (unix - wall).clamp(0.0, 1e9);
+    now + Duration::from_secs_f64(ahead)
 }
 
 fn mark_dirty(dirty: &mut Vec<usize>, key: usize, conn: &mut Conn) {
