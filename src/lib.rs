@@ -45,6 +45,7 @@ pub use error::{ConfigError, Error, HandleError, TopicError};
 pub use reactor::handle::{Handle, Message};
 pub use reactor::stats::Stats;
 pub use reactor::{
-    Reactor, Status, ACCEPT_BUDGET, ACCEPT_PAUSE, COMMAND_BUDGET, READS_PER_WAKE, SCRATCH_LEN,
+    Reactor, Status, ACCEPT_BUDGET, ACCEPT_PAUSE, COMMAND_BUDGET, LISTEN_BACKLOG, READS_PER_WAKE,
+    SCRATCH_LEN,
 };
 pub use topic::{validate_topic, MAX_TOPIC_LEN};

@@ -56,6 +56,10 @@ pub const READS_PER_WAKE: usize = 16;
 pub const ACCEPT_BUDGET: usize = 256;
 /// Handle commands processed per loop iteration.
 pub const COMMAND_BUDGET: usize = 4096;
+/// Length of the kernel's queue of connections waiting for `accept` (capped by the system's
+/// `net.core.somaxconn`). mio and the standard library use 128, which turns a burst of new
+/// clients, or a pause after `EMFILE`, into SYN retransmissions of a second or more.
+pub const LISTEN_BACKLOG: i32 = 1024;
 /// How long accepting pauses after an `accept` error such as `EMFILE`.
 pub const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 
@@ -131,6 +135,7 @@ impl Reactor {
         let mut listener = TcpListener::bind(config.listen)
             .map_err(|source| Error::Bind { addr: config.listen, source })?;
         let local_addr = listener.local_addr()?;
+        set_backlog(&listener, LISTEN_BACKLOG)?;
         if exposed_without_auth(local_addr, &config.access) {
             log::warn!(
                 "listening on {local_addr}, which is not a loopback address, WITHOUT AUTHENTICATION: \
@@ -504,6 +509,17 @@ impl Drop for Reactor {
     fn drop(&mut self) {
         self.shared.stopped.store(true, Ordering::Release);
     }
+}
+
+/// Set the accept queue length of a listening socket. Linux applies a second `listen(2)` on a
+/// listening socket as a new backlog.
+fn set_backlog(listener: &TcpListener, backlog: i32) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: listen(2) on a descriptor the listener owns and keeps open for the call.
+    if unsafe { libc::listen(listener.as_raw_fd(), backlog) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 /// Refuse an accepted connection over a connection limit: a best-effort `503` on a plain

@@ -137,3 +137,45 @@ pub fn assert_healthy(bin: &mut super::Binary, max_kib: u64, what: &str) {
 pub fn panics_logged(bin: &super::Binary) -> Vec<String> {
     bin.stderr_lines.try_iter().filter(|l| l.contains("panic")).collect()
 }
+
+/// Run `attack(i)` on `threads` threads against `bin`; while they run, and once after, check that
+/// the binary is alive under `max_rss_kib` and that the bystander keeps receiving.
+pub fn during(
+    bin: &mut super::Binary,
+    bystander: &mut Bystander,
+    max_rss_kib: u64,
+    threads: usize,
+    attack: impl Fn(usize) + Sync,
+) {
+    let running = std::sync::atomic::AtomicUsize::new(threads);
+    std::thread::scope(|s| {
+        for i in 0..threads {
+            let (attack, running) = (&attack, &running);
+            s.spawn(move || {
+                struct Done<'a>(&'a std::sync::atomic::AtomicUsize);
+                impl Drop for Done<'_> {
+                    fn drop(&mut self) {
+                        self.0.fetch_sub(1, Ordering::Relaxed);
+                    }
+                }
+                let _done = Done(running);
+                attack(i);
+            });
+        }
+        let mut checks = 0;
+        while running.load(Ordering::Relaxed) > 0 {
+            assert_healthy(bin, max_rss_kib, "during the attack");
+            bystander.assert_flowing("during the attack");
+            checks += 1;
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        eprintln!("{checks} checks during the attack; peak RSS {} KiB", peak_rss_kib(bin.pid()));
+    });
+    assert_healthy(bin, max_rss_kib, "after the attack");
+    bystander.assert_flowing("after the attack");
+}
+
+/// A raw client upgraded to `path` on `addr`, as an attacker would hold it.
+pub fn upgraded(addr: SocketAddr, path: &str) -> super::Raw {
+    super::Raw::upgraded(addr, path)
+}
