@@ -33,6 +33,9 @@ pub mod config;
 mod conn;
 mod endpoint;
 pub mod error;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod logging;
 mod reactor;
 mod tls;

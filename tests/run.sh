@@ -13,7 +13,10 @@ fi
 echo "== toolchain checks"
 cargo fmt --all -- --check
 cargo clippy --locked --all-targets -- -D warnings
+cargo clippy --locked --features fuzzing --lib --test fuzz_seeds -- -D warnings
 
 echo "== tests"
 cargo test --locked --all-targets
 cargo test --locked --doc
+# The fuzz targets' entry points, replaying their seeds and saved regressions (fuzz/).
+cargo test --locked --features fuzzing --test fuzz_seeds
