@@ -17,6 +17,10 @@ use serde::Deserialize;
 
 pub use crate::access::config::{Access, Secret, StaticToken};
 pub use crate::tls::TlsFiles;
+mod pipeline;
+pub use pipeline::{
+    check_pipelines, PartitionConfig, PipelineConfig, StepConfig, TopicName, Topics, WorkerConfig,
+};
 
 /// Everything the reactor needs to run. Build it with [`Config::default()`] and adjust fields, or
 /// load it with [`Config::from_toml_file`].
@@ -31,6 +35,11 @@ pub struct Config {
     pub access: Access,
     /// Serve `wss://` (TLS) with this certificate and key (`[tls]`). Default: plain `ws://`.
     pub tls: Option<TlsFiles>,
+    /// The worker pool that runs pipelines (`[workers]`).
+    pub workers: WorkerConfig,
+    /// Transform pipelines (`[[pipeline]]` tables).
+    #[serde(rename = "pipeline")]
+    pub pipelines: Vec<PipelineConfig>,
 }
 
 impl Default for Config {
@@ -40,6 +49,8 @@ impl Default for Config {
             limits: Limits::default(),
             access: Access::default(),
             tls: None,
+            workers: WorkerConfig::default(),
+            pipelines: Vec::new(),
         }
     }
 }
@@ -164,6 +175,11 @@ impl Config {
             let span = key_span(text, key);
             located(Some(key.to_string()), span, message)
         })?;
+        let pipelines: Vec<_> = config.pipelines.iter().map(|p| p.to_pipeline()).collect();
+        check_pipelines(&pipelines).map_err(|(i, key, message)| {
+            let span = pipeline::pipeline_key_span(text, i, key);
+            located(Some(format!("pipeline[{i}].{key}")), span, message)
+        })?;
         Ok(config)
     }
 
@@ -221,6 +237,16 @@ impl Config {
         self.access.validate()?;
         if let Some(tls) = &self.tls {
             tls.validate()?;
+        }
+        let w = &self.workers;
+        if w.count > 1024 {
+            return Err(("workers.count", "must be at most 1024 (0 means cores - 1)".into()));
+        }
+        if w.queue == 0 || w.queue > 1 << 20 {
+            return Err(("workers.queue", "must be between 1 and 1048576 batches".into()));
+        }
+        if w.spin > Duration::from_secs(1) {
+            return Err(("workers.spin", "must be at most 1s".into()));
         }
         Ok(())
     }

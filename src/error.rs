@@ -22,7 +22,10 @@ pub enum Error {
     },
     /// A custom endpoint path is not usable (must start with `/`; topics must be valid).
     Endpoint(String),
-    /// An I/O error from the poller itself; the reactor cannot continue.
+    /// A pipeline definition is unusable (see the message); fix the pipeline.
+    Pipeline(crate::ops::PipelineError),
+    /// An I/O error from the poller itself (or starting a worker thread); the reactor cannot
+    /// continue.
     Io(io::Error),
 }
 
@@ -32,6 +35,7 @@ impl fmt::Display for Error {
             Error::Config(e) => write!(f, "configuration error: {e}"),
             Error::Bind { addr, source } => write!(f, "cannot listen on {addr}: {source}"),
             Error::Endpoint(why) => write!(f, "invalid endpoint: {why}"),
+            Error::Pipeline(e) => write!(f, "invalid {e}"),
             Error::Io(e) => write!(f, "reactor I/O error: {e}"),
         }
     }
@@ -43,6 +47,7 @@ impl std::error::Error for Error {
             Error::Config(e) => Some(e),
             Error::Bind { source, .. } => Some(source),
             Error::Io(e) => Some(e),
+            Error::Pipeline(e) => Some(e),
             Error::Endpoint(_) => None,
         }
     }

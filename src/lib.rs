@@ -11,6 +11,9 @@
 //! - [`Reactor`]: bind, add custom endpoints, then [`Reactor::run`] (or drive it with
 //!   [`Reactor::poll_once`] from a host loop);
 //! - [`Handle`]: `Clone + Send`; publish from any thread, read statistics, stop gracefully;
+//! - [`Pipeline`]: transform topics on pinned worker threads (jq steps, text steps, Rust
+//!   closures and [`Operator`]s), added with [`Reactor::add_pipeline`] or from the
+//!   configuration's `[[pipeline]]` tables;
 //! - [`Error`] and the per-layer error types it wraps.
 //!
 //! ```no_run
@@ -29,6 +32,7 @@
 #![warn(missing_docs)]
 
 mod access;
+pub mod clock;
 pub mod config;
 mod conn;
 mod endpoint;
@@ -37,18 +41,23 @@ pub mod error;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod logging;
+pub mod ops;
 mod reactor;
 mod tls;
 mod topic;
+pub mod worker;
 
-pub use config::{Config, Limits};
+pub use clock::Clock;
+pub use config::{Config, Limits, WorkerConfig};
 pub use conn::http::{Request, Response};
 pub use endpoint::{Endpoint, HttpHandler};
 pub use error::{ConfigError, Error, HandleError, TopicError};
+pub use ops::{Emitter, Operator, Pipeline, PipelineError, Record, TextOp};
 pub use reactor::handle::{Handle, Message};
-pub use reactor::stats::Stats;
+pub use reactor::stats::{PipelineStats, Stats};
 pub use reactor::{
     Reactor, Status, ACCEPT_BUDGET, ACCEPT_PAUSE, COMMAND_BUDGET, LISTEN_BACKLOG, READS_PER_WAKE,
-    SCRATCH_LEN,
+    RESULT_BUDGET, SCRATCH_LEN,
 };
 pub use topic::{validate_topic, MAX_TOPIC_LEN};
+pub use worker::IdleStrategy;

@@ -64,11 +64,15 @@ pub(crate) struct Topic {
     publishers: usize,
     /// Messages published to the topic (by connections and handles).
     pub(crate) messages_in: u64,
+    /// Pipelines reading this topic (indexes into the worker pool's pipelines).
+    pub(crate) pipes: Box<[u32]>,
+    /// A topic a pipeline reads or writes lives as long as the reactor.
+    pinned: bool,
 }
 
 impl Topic {
     fn is_unused(&self) -> bool {
-        self.publishers == 0 && self.subscribers.is_empty()
+        !self.pinned && self.publishers == 0 && self.subscribers.is_empty()
     }
 }
 
@@ -95,6 +99,8 @@ impl Topics {
             subscribers: Slab::new(),
             publishers: 0,
             messages_in: 0,
+            pipes: Box::new([]),
+            pinned: false,
         });
         self.by_name.insert(name.into(), id);
         id
@@ -137,6 +143,11 @@ impl Topics {
             let topic = self.topics.remove(id);
             self.by_name.remove(&topic.name);
         }
+    }
+
+    /// Keep a topic for the life of the reactor (pipeline inputs and outputs).
+    pub(crate) fn pin(&mut self, id: TopicId) {
+        self.topics[id].pinned = true;
     }
 
     /// Number of live topics.

@@ -1,20 +1,23 @@
 //! `sluice`: the relay binary. With no arguments it serves on `127.0.0.1:8080` with the embedded
 //! defaults; `--config FILE.toml` and the flags below override them (flags win over the file).
+//! `sluice replay` runs one of the file's pipelines over a JSON-lines file, offline.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use sluice::config::{parse_duration, parse_size};
 use sluice::logging::{self, LogFormat};
-use sluice::{Config, Reactor};
+use sluice::{Config, IdleStrategy, Reactor};
 
 /// A low-latency WebSocket stream relay: publish on /pub/<topic>, subscribe on
 /// /sub/<topic>[,<topic>…], echo on /echo, health on /healthz.
 #[derive(Debug, Parser)]
 #[command(name = "sluice", version, about, long_about = None)]
 struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
     /// TOML configuration file (every key optional; unknown keys are errors).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
@@ -78,6 +81,15 @@ struct Cli {
     /// The PEM private key of --tls-cert.
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// Worker threads for pipelines [default: cores - 1, at least 1].
+    #[arg(long, value_name = "N")]
+    workers: Option<usize>,
+    /// What an idle worker does: spin, spin-then-park or park [default: spin-then-park].
+    #[arg(long, value_name = "STRATEGY")]
+    idle: Option<IdleStrategy>,
+    /// Do not pin worker threads to cores.
+    #[arg(long)]
+    no_pin: bool,
     /// Log level: error, warn, info, debug, trace [default: RUST_LOG or info].
     #[arg(long, value_name = "LEVEL")]
     log_level: Option<String>,
@@ -86,9 +98,45 @@ struct Cli {
     log_format: LogFormat,
 }
 
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run one pipeline of a configuration file over a JSON-lines file (one message per line)
+    /// with the relay's operator code, and write the results as lines.
+    Replay {
+        /// The configuration file that defines the pipeline.
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// The pipeline's name.
+        #[arg(long, value_name = "NAME")]
+        pipeline: String,
+        /// Input: one message per line (`-` for standard input).
+        #[arg(long, value_name = "FILE")]
+        input: PathBuf,
+        /// Output: one result per line [default: standard output].
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Error records of failed messages, if the pipeline has an error topic
+        /// [default: standard error].
+        #[arg(long, value_name = "FILE")]
+        errors: Option<PathBuf>,
+        /// Pipeline instances, as workers of the relay [default: the file's worker count].
+        #[arg(long, value_name = "N")]
+        workers: Option<usize>,
+    },
+}
+
 impl Cli {
     /// Apply command-line overrides on top of the file (or the defaults).
     fn apply(&self, config: &mut Config) {
+        if let Some(n) = self.workers {
+            config.workers.count = n;
+        }
+        if let Some(idle) = self.idle {
+            config.workers.idle = idle;
+        }
+        if self.no_pin {
+            config.workers.pin = false;
+        }
         let l = &mut config.limits;
         if let Some(v) = self.listen {
             config.listen = v;
@@ -126,6 +174,10 @@ fn main() -> ExitCode {
         eprintln!("sluice: {e}");
         return ExitCode::from(2);
     }
+    if let Some(Command::Replay { config, pipeline, input, output, errors, workers }) = &cli.command
+    {
+        return replay(config, pipeline, input, output.as_deref(), errors.as_deref(), *workers);
+    }
     if let Some(path) = &cli.check_config {
         return match Config::from_toml_file(path) {
             Ok(_) => {
@@ -153,6 +205,71 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             log::error!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn replay(
+    config: &std::path::Path,
+    name: &str,
+    input: &std::path::Path,
+    output: Option<&std::path::Path>,
+    errors: Option<&std::path::Path>,
+    workers: Option<usize>,
+) -> ExitCode {
+    use std::io::{BufReader, BufWriter, Write};
+    let config = match Config::from_toml_file(config) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let Some(p) = config.pipelines.iter().find(|p| p.name.0 == name) else {
+        let names: Vec<&str> = config.pipelines.iter().map(|p| p.name.0.as_str()).collect();
+        eprintln!("sluice replay: no pipeline named `{name}` (the file has: {})", names.join(", "));
+        return ExitCode::from(2);
+    };
+    let workers = workers.unwrap_or_else(|| config.workers.threads());
+    let open_out = |path: Option<&std::path::Path>, default: Box<dyn Write>| match path {
+        Some(path) => std::fs::File::create(path)
+            .map(|f| Box::new(f) as Box<dyn Write>)
+            .map_err(|e| format!("cannot create {}: {e}", path.display())),
+        None => Ok(default),
+    };
+    let run = || -> Result<sluice::ops::replay::ReplaySummary, String> {
+        let input: Box<dyn std::io::BufRead> = if input.as_os_str() == "-" {
+            Box::new(std::io::stdin().lock())
+        } else {
+            let f = std::fs::File::open(input)
+                .map_err(|e| format!("cannot open {}: {e}", input.display()))?;
+            Box::new(BufReader::new(f))
+        };
+        let mut out = BufWriter::new(open_out(output, Box::new(std::io::stdout().lock()))?);
+        let mut err = BufWriter::new(open_out(errors, Box::new(std::io::stderr()))?);
+        let summary =
+            sluice::ops::replay::replay(&p.to_pipeline(), workers, input, &mut out, &mut err)
+                .map_err(|e| format!("replay failed: {e}"))?;
+        out.flush().and_then(|()| err.flush()).map_err(|e| format!("write failed: {e}"))?;
+        Ok(summary)
+    };
+    match run() {
+        Ok(s) => {
+            eprintln!(
+                "replay `{name}` on {workers} instance(s): {} in, {} out, {} filtered, \
+                 {} invalid JSON, {} expression errors, {} operator errors",
+                s.messages_in,
+                s.messages_out,
+                s.filtered,
+                s.invalid_json,
+                s.expr_errors,
+                s.operator_errors
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("sluice replay: {e}");
             ExitCode::FAILURE
         }
     }

@@ -68,13 +68,21 @@ impl OutQueue {
     /// Write as much as the socket takes, `writev`-ing up to [`MAX_IOVECS`] buffers at a time.
     pub(crate) fn flush_to<W: Write>(&mut self, w: &mut W) -> io::Result<Flushed> {
         while !self.chunks.is_empty() {
-            let mut iov = [IoSlice::new(&[]); MAX_IOVECS];
-            let mut n = 0;
-            for (slot, chunk) in iov.iter_mut().zip(self.chunks.iter()) {
-                *slot = IoSlice::new(&chunk.data[chunk.pos..]);
-                n += 1;
-            }
-            match w.write_vectored(&iov[..n]) {
+            let result = if self.chunks.len() == 1 {
+                // The common case on fan-out (one batch per subscriber per iteration): a plain
+                // `write`, without building (and zeroing) a 64-entry iovec array.
+                let chunk = &self.chunks[0];
+                w.write(&chunk.data[chunk.pos..])
+            } else {
+                let mut iov = [IoSlice::new(&[]); MAX_IOVECS];
+                let mut n = 0;
+                for (slot, chunk) in iov.iter_mut().zip(self.chunks.iter()) {
+                    *slot = IoSlice::new(&chunk.data[chunk.pos..]);
+                    n += 1;
+                }
+                w.write_vectored(&iov[..n])
+            };
+            match result {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(written) => self.advance(written),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Flushed::WouldBlock),

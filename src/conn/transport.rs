@@ -213,7 +213,10 @@ impl Read for Transport {
 
 impl Write for Transport {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.write_vectored(&[IoSlice::new(buf)])
+        match self {
+            Transport::Plain(s) => s.write(buf),
+            Transport::Tls(t) => t.write_plain(&[IoSlice::new(buf)]),
+        }
     }
 
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {

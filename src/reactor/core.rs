@@ -22,9 +22,10 @@ use crate::endpoint::{Routes, Target};
 use crate::reactor::stats::Stats;
 use crate::reactor::timer::Timers;
 use crate::topic::{TopicId, Topics};
+use crate::worker::Pool;
 
 /// Encoded frames of one read are fanned out together once they reach this size.
-const BATCH_FLUSH: usize = 64 * 1024;
+pub(super) const BATCH_FLUSH: usize = 64 * 1024;
 
 /// Where the data messages parsed from one connection go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,9 +47,9 @@ pub(crate) struct Core {
     /// Connections with queued output, flushed once at the end of the loop iteration.
     dirty: Vec<usize>,
     /// Server frames encoded for the current sink, shared by every receiver once flushed.
-    batch: Vec<u8>,
-    batch_msgs: u64,
-    batch_payload: u64,
+    pub(super) batch: Vec<u8>,
+    pub(super) batch_msgs: u64,
+    pub(super) batch_payload: u64,
     /// Control frames (pongs) for the current connection when its data goes elsewhere.
     control: Vec<u8>,
     /// Origin and authentication checks for upgrades.
@@ -57,6 +58,12 @@ pub(crate) struct Core {
     per_ip: HashMap<IpAddr, u32>,
     /// Inbound rate limit: (interval between messages, burst tolerance), when set.
     rate: Option<(Duration, Duration)>,
+    /// The worker pool, once pipelines have started.
+    pub(crate) pool: Option<Pool>,
+    /// Topic of each pool output slot.
+    pub(super) slot_topics: Vec<TopicId>,
+    /// The result budget ran out with results possibly still pending.
+    pub(crate) results_more: bool,
 }
 
 impl Core {
@@ -92,6 +99,9 @@ impl Core {
             gate,
             per_ip: HashMap::new(),
             rate,
+            pool: None,
+            slot_topics: Vec::new(),
+            results_more: false,
         }
     }
 
@@ -309,6 +319,9 @@ impl Core {
             });
             self.stats.messages_ignored += ignored;
             self.flush_batch(key, sink, now);
+            if self.pool.is_some() {
+                self.flush_pipelines(now);
+            }
             self.flush_control(key, now);
             match result {
                 Ok(progress) => {
@@ -378,7 +391,14 @@ impl Core {
             return;
         }
         match sink {
-            Sink::Topic(topic) => self.fan_out(topic, now),
+            Sink::Topic(topic) => {
+                if self.pool.is_some() {
+                    // A topic read by pipelines also hands its messages to the workers.
+                    let publisher = self.conns[key].id;
+                    self.dispatch_batch(topic, publisher);
+                }
+                self.fan_out(topic, now)
+            }
             Sink::Echo | Sink::Discard => {
                 let frame: Arc<[u8]> = Arc::from(&self.batch[..]);
                 self.reset_batch();
@@ -431,6 +451,10 @@ impl Core {
                 frames::encode_frame(&mut self.batch, frames::data_opcode(text), payload, None);
                 self.batch_msgs += 1;
                 self.batch_payload += payload.len() as u64;
+                if self.pool.is_some() {
+                    // Handle publishes count as one publisher; the caller flushes.
+                    self.dispatch_batch(id, 0);
+                }
                 self.fan_out(id, now);
             }
             None => {
@@ -442,14 +466,17 @@ impl Core {
     }
 
     /// Send the encoded batch to every open subscriber of `topic`: one allocation, shared.
-    fn fan_out(&mut self, topic: TopicId, now: Instant) {
+    pub(super) fn fan_out(&mut self, topic: TopicId, now: Instant) {
         let (msgs, payload) = (self.batch_msgs, self.batch_payload);
         self.stats.messages_in += msgs;
         self.stats.bytes_in += payload;
         let t = self.topics.get_mut(topic);
         t.messages_in += msgs;
         if t.subscribers.is_empty() {
-            self.stats.messages_unrouted += msgs;
+            if t.pipes.is_empty() {
+                // Read by no one (a pipeline's input is read by the pipeline).
+                self.stats.messages_unrouted += msgs;
+            }
             self.reset_batch();
             return;
         }
@@ -602,10 +629,13 @@ impl Core {
 
     /// A snapshot of the counters.
     pub(crate) fn snapshot(&self) -> Stats {
+        let pipelines = self.pipeline_stats();
         Stats {
             connections_open: self.conns.len() as u64,
             topics: self.topics.len() as u64,
-            ..self.stats
+            workers: self.pool.as_ref().map_or(0, |p| p.workers() as u64),
+            pipelines,
+            ..self.stats.clone()
         }
     }
 }

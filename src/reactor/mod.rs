@@ -8,7 +8,8 @@
 //!    each readable connection until `WouldBlock` or a short read (at most [`READS_PER_WAKE`]
 //!    reads; a connection with more to read is revisited next iteration, so one busy publisher
 //!    cannot starve the others), mark writable connections dirty;
-//! 4. drain the handle command channel (bounded per iteration);
+//! 4. drain the handle command channel and the workers' result channel (each bounded per
+//!    iteration), fanning results out like published messages;
 //! 5. flush every dirty connection once (`writev` of all it was queued this iteration);
 //! 6. fire due timers, flush again.
 //!
@@ -21,6 +22,9 @@
 
 mod core;
 pub(crate) mod handle;
+mod pipes;
+
+pub use pipes::RESULT_BUDGET;
 pub(crate) mod stats;
 mod timer;
 mod token;
@@ -37,12 +41,14 @@ use mio::{Events, Interest, Poll, Waker};
 
 use self::core::Core;
 use crate::access::{exposed_without_auth, Gate};
-use crate::config::Config;
+use crate::clock::Clock;
+use crate::config::{check_pipelines, Config, WorkerConfig};
 use crate::conn::frames::{CloseReason, CLOSE_AWAY};
 use crate::conn::transport::Transport;
 use crate::conn::{Conn, State};
 use crate::endpoint::Endpoint;
 use crate::error::Error;
+use crate::ops::Pipeline;
 use crate::topic::validate_topic;
 use handle::{Command, Handle, Shared};
 use stats::Stats;
@@ -112,6 +118,12 @@ pub struct Reactor {
     commands_more: bool,
     /// TLS settings when serving `wss://`.
     tls: Option<Arc<rustls::ServerConfig>>,
+    /// Pipelines to start with the worker pool at the first loop iteration.
+    pipelines: Vec<Pipeline>,
+    workers: WorkerConfig,
+    clock: Clock,
+    /// The first loop iteration has run (pipelines can no longer be added).
+    started: bool,
 }
 
 impl Reactor {
@@ -131,6 +143,13 @@ impl Reactor {
         let gate = Gate::new(&config.access).map_err(config_error)?;
         let tls =
             config.tls.as_ref().map(|t| t.server_config()).transpose().map_err(config_error)?;
+        let pipelines: Vec<Pipeline> = config.pipelines.iter().map(|p| p.to_pipeline()).collect();
+        check_pipelines(&pipelines).map_err(|(i, key, message)| crate::config::ConfigError {
+            file: None,
+            line: None,
+            key: Some(format!("pipeline[{i}].{key}")),
+            message,
+        })?;
         let poll = Poll::new()?;
         let mut listener = TcpListener::bind(config.listen)
             .map_err(|source| Error::Bind { addr: config.listen, source })?;
@@ -165,6 +184,10 @@ impl Reactor {
             read_more: Vec::new(),
             commands_more: false,
             tls,
+            pipelines,
+            workers: config.workers,
+            clock: Clock::System,
+            started: false,
         })
     }
 
@@ -215,6 +238,9 @@ impl Reactor {
         if self.phase == Phase::Stopped {
             return Ok(Status::Stopped);
         }
+        if !self.started {
+            self.start()?;
+        }
         let timeout = self.poll_timeout(Instant::now(), timeout);
         match self.poll.poll(&mut self.events, timeout) {
             Ok(()) => {}
@@ -257,6 +283,9 @@ impl Reactor {
         if woken || self.commands_more {
             self.drain_commands(now);
         }
+        if woken || self.core.results_more {
+            self.core.drain_results(now);
+        }
         if self.phase == Phase::Running && self.shared.stop.load(Ordering::Acquire) {
             self.begin_shutdown(now);
         }
@@ -278,6 +307,7 @@ impl Reactor {
     fn poll_timeout(&self, now: Instant, user: Option<Duration>) -> Option<Duration> {
         let busy = !self.read_more.is_empty()
             || self.commands_more
+            || self.core.results_more
             || (self.accept_more && self.accept_resume.is_none());
         if busy {
             return Some(Duration::ZERO);
@@ -452,17 +482,27 @@ impl Reactor {
         self.commands_more = false;
         for _ in 0..COMMAND_BUDGET {
             match self.commands.try_recv() {
-                Ok(Command::Publish { topic, message }) => {
-                    let (text, payload) = message.parts();
-                    self.core.publish(&topic, text, payload, now);
+                Ok(cmd) => self.run_command(cmd, now),
+                Err(_) => {
+                    self.core.flush_pipelines(now);
+                    return;
                 }
-                Ok(Command::Stats(reply)) => {
-                    let _ = reply.try_send(self.core.snapshot());
-                }
-                Err(_) => return,
             }
         }
+        self.core.flush_pipelines(now);
         self.commands_more = true;
+    }
+
+    fn run_command(&mut self, cmd: Command, now: Instant) {
+        match cmd {
+            Command::Publish { topic, message } => {
+                let (text, payload) = message.parts();
+                self.core.publish(&topic, text, payload, now);
+            }
+            Command::Stats(reply) => {
+                let _ = reply.try_send(self.core.snapshot());
+            }
+        }
     }
 
     /// Stop accepting, deliver pending commands, close every client with `1001`.
@@ -472,12 +512,16 @@ impl Reactor {
             let _ = self.core.registry().deregister(&mut listener);
         }
         self.accept_more = false;
-        loop {
-            self.drain_commands(now);
-            if !self.commands_more {
-                break;
-            }
+        // Deliver what was sent before the stop; a producer that keeps sending cannot hold the
+        // stop back, because only the commands queued at this instant are taken.
+        let queued = self.commands.len();
+        self.shared.wake_pending.store(false, Ordering::Release);
+        for _ in 0..queued {
+            let Ok(cmd) = self.commands.try_recv() else { break };
+            self.run_command(cmd, now);
         }
+        self.core.flush_pipelines(now);
+        self.commands_more = false;
         let reason = CloseReason::new(CLOSE_AWAY, "server shutting down");
         let keys: Vec<usize> = self.core.conns.iter().map(|(k, _)| k).collect();
         for key in keys {
@@ -498,6 +542,9 @@ impl Reactor {
             let stream = &mut self.core.conns[key].stream;
             while matches!(stream.read(&mut self.scratch), Ok(n) if n > 0) {}
             self.core.drop_conn(key);
+        }
+        if let Some(mut pool) = self.core.pool.take() {
+            pool.shutdown();
         }
         self.phase = Phase::Stopped;
         self.shared.stopped.store(true, Ordering::Release);

@@ -2,7 +2,7 @@
 //! as snapshots through [`crate::Handle::stats`] or [`crate::Reactor::stats`].
 
 /// A snapshot of the reactor's counters since it started.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Stats {
     /// Connections currently held (any state).
@@ -27,7 +27,7 @@ pub struct Stats {
     pub messages_out: u64,
     /// Encoded bytes queued to subscribers (one count per subscriber).
     pub bytes_out: u64,
-    /// Messages published to a topic that had no subscriber.
+    /// Messages published to a topic that had no subscriber and no pipeline reading it.
     pub messages_unrouted: u64,
     /// Data messages sent by subscribers, which are discarded.
     pub messages_ignored: u64,
@@ -59,4 +59,43 @@ pub struct Stats {
     pub fragment_limit_closes: u64,
     /// TLS connections that failed (a bad handshake, a protocol error or a bad record).
     pub tls_errors: u64,
+    /// Worker threads running pipelines (0 until the first pipeline starts).
+    pub workers: u64,
+    /// One entry per pipeline, in the order they were added.
+    pub pipelines: Vec<PipelineStats>,
+}
+
+/// Counters of one pipeline since the reactor started. Reading them: `messages_in` =
+/// `dropped_full` + `invalid_json`/`key_errors` found while routing + `records_in` (handed to a
+/// worker, once the workers caught up); of those, each ends as a result, `filtered`, or an error.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PipelineStats {
+    /// The pipeline's name.
+    pub name: String,
+    /// Messages published to the pipeline's input topics.
+    pub messages_in: u64,
+    /// Messages dropped because their worker's queue was full (the drop-newest policy).
+    pub dropped_full: u64,
+    /// Messages that entered the steps on a worker.
+    pub records_in: u64,
+    /// Results published to the output topic.
+    pub records_out: u64,
+    /// Messages removed by a filter (or a `map`/`flat_map` with no output).
+    pub filtered: u64,
+    /// Messages that were not valid JSON where JSON was needed (routing by key or a jq step).
+    pub invalid_json: u64,
+    /// Messages on which a jq expression failed at run time.
+    pub expr_errors: u64,
+    /// Messages whose key path does not apply (e.g. `.a.b` where `.a` is a number).
+    pub key_errors: u64,
+    /// Messages a custom operator reported as failed (`Emitter::fail`).
+    pub operator_errors: u64,
+}
+
+impl PipelineStats {
+    /// Every message that failed, of any kind.
+    pub fn errors(&self) -> u64 {
+        self.invalid_json + self.expr_errors + self.key_errors + self.operator_errors
+    }
 }

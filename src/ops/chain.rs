@@ -1,0 +1,433 @@
+//! A pipeline's steps instantiated on one worker, and the loop that runs them.
+//!
+//! Records move stage by stage: the whole input batch goes through step 1 into a second buffer,
+//! then through step 2 back into the first, and so on (the two buffers are reused, so a steady
+//! stream does not allocate them). Built-in steps are enum variants dispatched with a `match`;
+//! a user operator costs one virtual call per batch. Time (`on_time`) and end of input
+//! (`on_end`) enter at the operator that handles them and continue through the steps after it.
+
+use std::sync::Arc;
+
+use jaq_json::Val;
+
+use super::expr::{self, Compiled};
+use super::record::{Pool, Record};
+use super::{DynOperator, Emitter, Pipeline, StepSpec, TextOp};
+
+enum Stage {
+    Filter(Compiled),
+    Map(Compiled),
+    FlatMap(Compiled),
+    Text(TextOp),
+    Custom(Box<dyn DynOperator>),
+}
+
+/// Counters of one pipeline on one worker since the last [`Chain::take_counts`].
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Counts {
+    pub(crate) records_in: u64,
+    pub(crate) records_out: u64,
+    pub(crate) filtered: u64,
+    pub(crate) invalid_json: u64,
+    pub(crate) expr_errors: u64,
+    pub(crate) operator_errors: u64,
+}
+
+/// The running instance of one pipeline on one worker.
+pub(crate) struct Chain {
+    name: Arc<str>,
+    stages: Vec<Stage>,
+    input: Vec<Record>,
+    spare: Vec<Record>,
+    pub(crate) pool: Pool,
+    counts: Counts,
+    /// Error records wanted (the pipeline has an error topic).
+    keep_errors: bool,
+    /// (step number, what went wrong, the payload) of failures since the last drain.
+    failures: Vec<(usize, String, Vec<u8>)>,
+    op_failures: Vec<(String, Vec<u8>)>,
+}
+
+impl Chain {
+    /// Instantiate every step (compile jq, clone operators). Call on the worker's own thread.
+    pub(crate) fn new(p: &Pipeline) -> Chain {
+        let stages = p
+            .steps
+            .iter()
+            .map(|s| match s {
+                StepSpec::Filter(e) => Stage::Filter(e.compile()),
+                StepSpec::Map(e) => Stage::Map(e.compile()),
+                StepSpec::FlatMap(e) => Stage::FlatMap(e.compile()),
+                StepSpec::Text(op) => Stage::Text(*op),
+                StepSpec::Custom(f) => Stage::Custom(f.make()),
+            })
+            .collect();
+        Chain {
+            name: p.get_name().into(),
+            stages,
+            input: Vec::new(),
+            spare: Vec::new(),
+            pool: Pool::default(),
+            counts: Counts::default(),
+            keep_errors: p.errors.is_some(),
+            failures: Vec::new(),
+            op_failures: Vec::new(),
+        }
+    }
+
+    /// Queue one input message (copied into a pooled buffer).
+    pub(crate) fn push(&mut self, text: bool, payload: &[u8], key: Option<&[u8]>) {
+        let r = self.pool.record(text, payload, key);
+        self.input.push(r);
+    }
+
+    /// Run every queued input through all steps; each result goes to `out` (payload up to
+    /// date), then back to the pool.
+    pub(crate) fn run(&mut self, out: &mut impl FnMut(&Record)) {
+        self.counts.records_in += self.input.len() as u64;
+        let batch = std::mem::take(&mut self.input);
+        self.run_from(0, batch, out);
+    }
+
+    /// Tell time-driven operators the time, and run what they emit through the rest.
+    pub(crate) fn on_time(&mut self, now_ms: u64, out: &mut impl FnMut(&Record)) {
+        for i in 0..self.stages.len() {
+            if let Stage::Custom(op) = &mut self.stages[i] {
+                let mut emitted = Vec::new();
+                let mut failed = 0;
+                let errors = self.keep_errors.then_some(&mut self.op_failures);
+                op.on_time(now_ms, &mut Emitter::new(&mut emitted, &mut failed, errors));
+                self.counts.operator_errors += failed;
+                self.note_op_failures(i);
+                if !emitted.is_empty() {
+                    self.run_from(i + 1, emitted, out);
+                }
+            }
+        }
+    }
+
+    /// End of input: every operator flushes, in order, each into the steps after it.
+    pub(crate) fn on_end(&mut self, out: &mut impl FnMut(&Record)) {
+        for i in 0..self.stages.len() {
+            if let Stage::Custom(op) = &mut self.stages[i] {
+                let mut emitted = Vec::new();
+                let mut failed = 0;
+                let errors = self.keep_errors.then_some(&mut self.op_failures);
+                op.on_end(&mut Emitter::new(&mut emitted, &mut failed, errors));
+                self.counts.operator_errors += failed;
+                self.note_op_failures(i);
+                self.run_from(i + 1, emitted, out);
+            }
+        }
+    }
+
+    /// Counters since the last call.
+    pub(crate) fn take_counts(&mut self) -> Counts {
+        std::mem::take(&mut self.counts)
+    }
+
+    /// Hand every failure since the last call to `f` as a JSON error record.
+    pub(crate) fn drain_failures(&mut self, mut f: impl FnMut(&[u8])) {
+        let mut buf = Vec::new();
+        for (step, why, payload) in self.failures.drain(..) {
+            buf.clear();
+            error_record(&mut buf, &self.name, step, &why, &payload);
+            f(&buf);
+        }
+    }
+
+    fn note_op_failures(&mut self, stage: usize) {
+        for (why, payload) in self.op_failures.drain(..) {
+            self.failures.push((stage + 1, why, payload));
+        }
+    }
+
+    fn run_from(&mut self, start: usize, mut cur: Vec<Record>, out: &mut impl FnMut(&Record)) {
+        let mut next = std::mem::take(&mut self.spare);
+        for i in start..self.stages.len() {
+            next.clear();
+            self.apply(i, &mut cur, &mut next);
+            std::mem::swap(&mut cur, &mut next);
+            if cur.is_empty() {
+                break;
+            }
+        }
+        self.counts.records_out += cur.len() as u64;
+        for mut r in cur.drain(..) {
+            r.materialize();
+            out(&r);
+            self.pool.recycle(r);
+        }
+        // Keep both buffers' capacity for the next batch.
+        if self.input.is_empty() && self.input.capacity() < cur.capacity() {
+            self.input = cur;
+        }
+        self.spare = next;
+    }
+
+    fn apply(&mut self, i: usize, input: &mut Vec<Record>, next: &mut Vec<Record>) {
+        let step = i + 1;
+        let Chain { stages, pool, counts, failures, keep_errors, op_failures, .. } = self;
+        let mut fail = |r: Record, why: String, pool: &mut Pool| {
+            if *keep_errors {
+                let mut r = r;
+                r.materialize();
+                failures.push((step, why, r.payload().to_vec()));
+                pool.recycle(r);
+            } else {
+                pool.recycle(r);
+            }
+        };
+        match &mut stages[i] {
+            Stage::Filter(c) => {
+                for mut r in input.drain(..) {
+                    let v = match r.json() {
+                        Ok(v) => v,
+                        Err(e) => {
+                            counts.invalid_json += 1;
+                            fail(r, format!("invalid JSON: {e}"), pool);
+                            continue;
+                        }
+                    };
+                    match c.first(v) {
+                        Ok(Some(v)) if expr::truthy(&v) => next.push(r),
+                        Ok(_) => {
+                            counts.filtered += 1;
+                            pool.recycle(r);
+                        }
+                        Err(e) => {
+                            counts.expr_errors += 1;
+                            fail(r, e.0, pool);
+                        }
+                    }
+                }
+            }
+            Stage::Map(c) => {
+                for mut r in input.drain(..) {
+                    let v = match r.json() {
+                        Ok(v) => v,
+                        Err(e) => {
+                            counts.invalid_json += 1;
+                            fail(r, format!("invalid JSON: {e}"), pool);
+                            continue;
+                        }
+                    };
+                    match c.first(v) {
+                        Ok(Some(v)) => {
+                            r.set_json(v);
+                            next.push(r);
+                        }
+                        Ok(None) => {
+                            counts.filtered += 1;
+                            pool.recycle(r);
+                        }
+                        Err(e) => {
+                            counts.expr_errors += 1;
+                            fail(r, e.0, pool);
+                        }
+                    }
+                }
+            }
+            Stage::FlatMap(c) => {
+                for mut r in input.drain(..) {
+                    let v = match r.json() {
+                        Ok(v) => v,
+                        Err(e) => {
+                            counts.invalid_json += 1;
+                            fail(r, format!("invalid JSON: {e}"), pool);
+                            continue;
+                        }
+                    };
+                    let before = next.len();
+                    let key = r.key.as_deref();
+                    let result = c.run(v, |v: Val| next.push(pool.json_record(v, key)));
+                    match result {
+                        Ok(()) => {
+                            if next.len() == before {
+                                counts.filtered += 1;
+                            }
+                            pool.recycle(r);
+                        }
+                        Err(e) => {
+                            counts.expr_errors += 1;
+                            fail(r, e.0, pool);
+                        }
+                    }
+                }
+            }
+            Stage::Text(op) => {
+                for mut r in input.drain(..) {
+                    r.materialize();
+                    op.apply(&mut r);
+                    next.push(r);
+                }
+            }
+            Stage::Custom(op) => {
+                for r in input.iter_mut() {
+                    r.materialize();
+                }
+                let mut failed = 0;
+                let errors = keep_errors.then_some(&mut *op_failures);
+                op.batch(input, &mut Emitter::new(next, &mut failed, errors));
+                counts.operator_errors += failed;
+                for (why, payload) in op_failures.drain(..) {
+                    failures.push((step, why, payload));
+                }
+            }
+        }
+    }
+}
+
+/// `{"pipeline":…,"step":…,"error":…,"payload":…}` (the payload as a string, lossy UTF-8).
+pub(crate) fn error_record(
+    out: &mut Vec<u8>,
+    pipeline: &str,
+    step: usize,
+    why: &str,
+    payload: &[u8],
+) {
+    out.extend_from_slice(b"{\"pipeline\":");
+    expr::write_json(out, &Val::from(pipeline.to_string()));
+    out.extend_from_slice(format!(",\"step\":{step},\"error\":").as_bytes());
+    expr::write_json(out, &Val::from(why.to_string()));
+    out.extend_from_slice(b",\"payload\":");
+    expr::write_json(out, &Val::from(String::from_utf8_lossy(payload).into_owned()));
+    out.push(b'}');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::Operator;
+
+    fn run(p: Pipeline, inputs: &[&str]) -> (Vec<String>, Counts, Vec<String>) {
+        p.validate().unwrap();
+        let mut chain = Chain::new(&p);
+        for i in inputs {
+            chain.push(true, i.as_bytes(), None);
+        }
+        let mut out = Vec::new();
+        chain.run(&mut |r: &Record| out.push(r.as_str().unwrap().to_string()));
+        let mut errs = Vec::new();
+        chain.drain_failures(|e| errs.push(String::from_utf8(e.to_vec()).unwrap()));
+        (out, chain.take_counts(), errs)
+    }
+
+    #[test]
+    fn filter_keeps_original_bytes_and_counts() {
+        let p = Pipeline::from_topic("a").filter_jq(".qty > 0").to_topic("b");
+        let (out, c, _) = run(p, &[r#"{"qty": 1,  "x":true}"#, r#"{"qty":0}"#, "nope"]);
+        assert_eq!(out, [r#"{"qty": 1,  "x":true}"#]);
+        assert_eq!((c.records_in, c.records_out, c.filtered, c.invalid_json), (3, 1, 1, 1));
+    }
+
+    #[test]
+    fn map_and_flat_map_reshape_json() {
+        let p = Pipeline::from_topic("a")
+            .map_jq("{sym: .symbol, px: .price}")
+            .flat_map_jq("[.sym, .px] | .[]")
+            .to_topic("b");
+        let (out, c, _) = run(p, &[r#"{"symbol":"BTC","price":2}"#, r#"{"symbol":"ETH"}"#]);
+        assert_eq!(out, [r#""BTC""#, "2", r#""ETH""#, "null"]);
+        assert_eq!(c.records_out, 4);
+        let p = Pipeline::from_topic("a").map_jq("empty").to_topic("b");
+        let (out, c, _) = run(p, &["1"]);
+        assert!(out.is_empty());
+        assert_eq!(c.filtered, 1);
+    }
+
+    #[test]
+    fn expression_errors_are_counted_and_described() {
+        let p = Pipeline::from_topic("a").map_jq(".a.b").errors_to("errs").name("p1").to_topic("b");
+        let (out, c, errs) = run(p, &[r#"{"a":{"b":1}}"#, r#"{"a":5}"#, "{bad"]);
+        assert_eq!(out, ["1"]);
+        assert_eq!((c.expr_errors, c.invalid_json), (1, 1));
+        assert_eq!(errs.len(), 2);
+        assert!(errs[0].starts_with(r#"{"pipeline":"p1","step":1,"error":"#), "{}", errs[0]);
+        assert!(errs[0].ends_with(r#","payload":"{\"a\":5}"}"#), "{}", errs[0]);
+        assert!(errs[1].contains("invalid JSON"), "{}", errs[1]);
+    }
+
+    #[test]
+    fn text_after_jq_sees_the_serialized_value() {
+        let p = Pipeline::from_topic("a").map_jq(".s").text(TextOp::Upper).to_topic("b");
+        let (out, _, _) = run(p, &[r#"{"s":"abc"}"#]);
+        assert_eq!(out, [r#""ABC""#]);
+    }
+
+    #[test]
+    fn closures_and_operators_run_in_order() {
+        #[derive(Clone)]
+        struct Count(u64);
+        impl Operator for Count {
+            fn process(&mut self, r: Record, out: &mut Emitter<'_>) {
+                self.0 += 1;
+                if r.as_str() == Some("bad") {
+                    out.fail(&r, "no bad input");
+                    return;
+                }
+                out.emit(r.child_text(&format!("{}:{}", self.0, r.as_str().unwrap())));
+            }
+            fn on_end(&mut self, out: &mut Emitter<'_>) {
+                out.emit(Record::text(format!("total {}", self.0)));
+            }
+        }
+        let p = Pipeline::from_topic("a")
+            .filter(|r: &Record| r.payload() != b"skip")
+            .operator(Count(0))
+            .map(|mut r: Record| {
+                let s = format!("<{}>", r.as_str().unwrap());
+                r.set_text(&s);
+                r
+            })
+            .flat_map(|r: Record, out: &mut Emitter<'_>| {
+                out.emit(r.child_text("x"));
+                out.emit(r);
+            })
+            .errors_to("e")
+            .to_topic("b");
+        p.validate().unwrap();
+        let mut chain = Chain::new(&p);
+        for s in ["a", "skip", "bad", "b"] {
+            chain.push(true, s.as_bytes(), None);
+        }
+        let mut out = Vec::new();
+        chain.run(&mut |r: &Record| out.push(r.as_str().unwrap().to_string()));
+        chain.on_end(&mut |r: &Record| out.push(r.as_str().unwrap().to_string()));
+        assert_eq!(out, ["x", "<1:a>", "x", "<3:b>", "x", "<total 3>"]);
+        assert_eq!(chain.take_counts().operator_errors, 1);
+        let mut errs = Vec::new();
+        chain.drain_failures(|e| errs.push(String::from_utf8(e.to_vec()).unwrap()));
+        assert_eq!(errs.len(), 1);
+        assert!(errs[0].contains(r#""step":2,"error":"no bad input","payload":"bad""#));
+    }
+
+    #[test]
+    fn keys_follow_records_through_steps() {
+        let p = Pipeline::from_topic("a").key_by(".k").flat_map_jq(".v[]").to_topic("b");
+        let mut chain = Chain::new(&p);
+        chain.push(true, br#"{"k":"A","v":[1,2]}"#, Some(br#""A""#));
+        let mut keys = Vec::new();
+        chain.run(&mut |r: &Record| keys.push(r.key().map(<[u8]>::to_vec)));
+        assert_eq!(keys, [Some(b"\"A\"".to_vec()), Some(b"\"A\"".to_vec())]);
+    }
+
+    #[test]
+    fn on_time_reaches_operators() {
+        #[derive(Clone)]
+        struct Ticker;
+        impl Operator for Ticker {
+            fn process(&mut self, r: Record, out: &mut Emitter<'_>) {
+                out.emit(r);
+            }
+            fn on_time(&mut self, now_ms: u64, out: &mut Emitter<'_>) {
+                out.emit(Record::text(format!("t{now_ms}")));
+            }
+        }
+        let p = Pipeline::from_topic("a").operator(Ticker).text(TextOp::Upper).to_topic("b");
+        let mut chain = Chain::new(&p);
+        let mut out = Vec::new();
+        chain.on_time(42, &mut |r: &Record| out.push(r.as_str().unwrap().to_string()));
+        assert_eq!(out, ["T42"]);
+    }
+}

@@ -1,0 +1,404 @@
+//! The worker pool: pinned threads that run pipelines, fed by the reactor over bounded
+//! lock-free channels.
+//!
+//! ```text
+//!  reactor ──try_send(Batch)──▶ worker i inbound (bounded, one per worker)
+//!     ▲                              │ duty cycle: drain ≤ DRAIN_LIMIT batches → run chains
+//!     │                              │ → hand results over → wake the reactor once → idle
+//!     └──── mio::Waker ◀── results (bounded, shared by the workers) ◀─┘
+//! ```
+//!
+//! Contracts:
+//!
+//! - The reactor only `try_send`s. A full worker queue drops the batch that did not fit and
+//!   counts its messages (`PipelineStats::dropped_full`): the publisher, the other pipelines
+//!   and the raw topic's subscribers are not held up by a slow pipeline.
+//! - A worker blocks only on its own idle strategy and on a full result channel (back-pressure:
+//!   its inbound queue then fills and the reactor starts dropping, counted). It wakes the
+//!   reactor once per duty cycle, and only if no wake-up is already pending.
+//! - Each pipeline has an instance on every worker; a message is handled by exactly one of them
+//!   (see `worker/dispatch.rs`): per-key or per-publisher order, no locks on state.
+//! - Counters are written by their worker alone (relaxed atomics, once per cycle) and summed in
+//!   [`crate::Stats::pipelines`].
+//!
+//! Time: every cycle the worker reads the pipeline [`Clock`] once and, when the millisecond has
+//! changed, calls `on_time` on the operators (a parked worker wakes at least every
+//! [`idle::PARK_MAX`]). Keyed state and timers (windows) live inside operators on the worker
+//! that owns the key; a control message such as a watermark can travel to every worker as its
+//! own kind of batch on the same queues, keeping its order relative to the data.
+
+pub(crate) mod batch;
+mod dispatch;
+pub mod idle;
+mod pin;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::{JoinHandle, Thread};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender, TryRecvError};
+
+use crate::clock::Clock;
+use crate::config::WorkerConfig;
+use crate::ops::{Chain, Counts, Pipeline};
+use crate::reactor::handle::Shared;
+use batch::{Batch, Spares};
+pub use idle::IdleStrategy;
+use idle::{Action, Idler, PARK_MAX};
+
+/// Inbound batches a worker takes per duty cycle before it hands results back.
+pub const DRAIN_LIMIT: usize = 64;
+/// Capacity of the result channel shared by the workers, in batches.
+pub const RESULT_CAPACITY: usize = 4096;
+
+/// Counters of one pipeline on one worker, alone on their cache line.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+pub(crate) struct PipeCounters {
+    records_in: AtomicU64,
+    records_out: AtomicU64,
+    filtered: AtomicU64,
+    invalid_json: AtomicU64,
+    expr_errors: AtomicU64,
+    operator_errors: AtomicU64,
+}
+
+impl PipeCounters {
+    fn add(&self, c: Counts) {
+        for (a, v) in [
+            (&self.records_in, c.records_in),
+            (&self.records_out, c.records_out),
+            (&self.filtered, c.filtered),
+            (&self.invalid_json, c.invalid_json),
+            (&self.expr_errors, c.expr_errors),
+            (&self.operator_errors, c.operator_errors),
+        ] {
+            if v > 0 {
+                a.fetch_add(v, Ordering::Relaxed);
+            }
+        }
+    }
+
+    pub(crate) fn load(&self) -> Counts {
+        Counts {
+            records_in: self.records_in.load(Ordering::Relaxed),
+            records_out: self.records_out.load(Ordering::Relaxed),
+            filtered: self.filtered.load(Ordering::Relaxed),
+            invalid_json: self.invalid_json.load(Ordering::Relaxed),
+            expr_errors: self.expr_errors.load(Ordering::Relaxed),
+            operator_errors: self.operator_errors.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Where a pipeline's results go: output slots, resolved to topics by the reactor.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Outputs {
+    pub(crate) to: u32,
+    pub(crate) errors: Option<u32>,
+}
+
+/// The reactor's side of one worker.
+struct Link {
+    tx: Sender<Batch>,
+    sleeping: Arc<AtomicBool>,
+    thread: Thread,
+}
+
+/// The running pool, owned by the reactor.
+pub(crate) struct Pool {
+    pub(crate) pipelines: Arc<Vec<Pipeline>>,
+    pub(crate) outputs: Vec<Outputs>,
+    /// Topic names of the output slots.
+    pub(crate) slot_topics: Vec<String>,
+    links: Vec<Link>,
+    joins: Vec<JoinHandle<()>>,
+    stop: Arc<AtomicBool>,
+    pub(crate) results: Receiver<Batch>,
+    /// `[worker * pipelines + pipeline]`.
+    counters: Arc<Vec<PipeCounters>>,
+    dispatch: dispatch::State,
+}
+
+impl Pool {
+    /// Start `config.count` workers (cores − 1 by default) running `pipelines`.
+    pub(crate) fn start(
+        pipelines: Vec<Pipeline>,
+        config: &WorkerConfig,
+        shared: Arc<Shared>,
+        clock: Clock,
+    ) -> std::io::Result<Pool> {
+        let n = config.threads();
+        let mut slot_topics = Vec::new();
+        let mut slot = |topic: &str| match slot_topics.iter().position(|t| t == topic) {
+            Some(i) => i as u32,
+            None => {
+                slot_topics.push(topic.to_string());
+                (slot_topics.len() - 1) as u32
+            }
+        };
+        let outputs: Vec<Outputs> = pipelines
+            .iter()
+            .map(|p| Outputs {
+                to: slot(p.to.as_deref().expect("validated")),
+                errors: p.errors.as_deref().map(&mut slot),
+            })
+            .collect();
+        let pipelines = Arc::new(pipelines);
+        let counters: Arc<Vec<PipeCounters>> =
+            Arc::new((0..n * pipelines.len()).map(|_| PipeCounters::default()).collect());
+        let stop = Arc::new(AtomicBool::new(false));
+        let (results_tx, results) = crossbeam_channel::bounded(RESULT_CAPACITY);
+        let mut links: Vec<Link> = Vec::with_capacity(n);
+        let mut joins: Vec<JoinHandle<()>> = Vec::with_capacity(n);
+        for index in 0..n {
+            let (tx, rx) = crossbeam_channel::bounded(config.queue);
+            let sleeping = Arc::new(AtomicBool::new(false));
+            let worker = Worker {
+                index,
+                rx,
+                results: results_tx.clone(),
+                pipelines: pipelines.clone(),
+                outputs: outputs.clone(),
+                shared: shared.clone(),
+                stop: stop.clone(),
+                sleeping: sleeping.clone(),
+                counters: counters.clone(),
+                idle: config.strategy(),
+                pin: config.pin,
+                clock: clock.clone(),
+            };
+            let spawned = std::thread::Builder::new()
+                .name(format!("sluice-worker-{index}"))
+                .spawn(move || worker.run());
+            let join = match spawned {
+                Ok(join) => join,
+                Err(e) => {
+                    // Stop the workers already started before giving up.
+                    stop.store(true, Ordering::Release);
+                    for (link, join) in links.iter().zip(joins) {
+                        link.thread.unpark();
+                        let _ = join.join();
+                    }
+                    return Err(e);
+                }
+            };
+            links.push(Link { tx, sleeping, thread: join.thread().clone() });
+            joins.push(join);
+        }
+        log::info!(
+            "{} pipeline(s) on {n} worker(s), idle strategy {}, pinning {}",
+            pipelines.len(),
+            config.idle,
+            if config.pin { "on" } else { "off" }
+        );
+        let dispatch = dispatch::State::new(&pipelines, n);
+        Ok(Pool {
+            pipelines,
+            outputs,
+            slot_topics,
+            links,
+            joins,
+            stop,
+            results,
+            counters,
+            dispatch,
+        })
+    }
+
+    /// Number of workers.
+    pub(crate) fn workers(&self) -> usize {
+        self.links.len()
+    }
+
+    /// Worker counters of pipeline `p`, summed.
+    pub(crate) fn worker_counts(&self, p: usize) -> Counts {
+        let np = self.pipelines.len();
+        let mut sum = Counts::default();
+        for w in 0..self.links.len() {
+            let c = self.counters[w * np + p].load();
+            sum.records_in += c.records_in;
+            sum.records_out += c.records_out;
+            sum.filtered += c.filtered;
+            sum.invalid_json += c.invalid_json;
+            sum.expr_errors += c.expr_errors;
+            sum.operator_errors += c.operator_errors;
+        }
+        sum
+    }
+
+    /// Stop every worker and wait for it (in-flight messages are dropped).
+    pub(crate) fn shutdown(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        for link in &self.links {
+            link.thread.unpark();
+        }
+        for join in self.joins.drain(..) {
+            if join.join().is_err() {
+                log::error!("a worker thread panicked");
+            }
+        }
+    }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// One worker thread's state.
+struct Worker {
+    index: usize,
+    rx: Receiver<Batch>,
+    results: Sender<Batch>,
+    pipelines: Arc<Vec<Pipeline>>,
+    outputs: Vec<Outputs>,
+    shared: Arc<Shared>,
+    stop: Arc<AtomicBool>,
+    sleeping: Arc<AtomicBool>,
+    counters: Arc<Vec<PipeCounters>>,
+    idle: IdleStrategy,
+    pin: bool,
+    clock: Clock,
+}
+
+/// Results of one duty cycle, per output slot.
+struct Out {
+    pending: Vec<Option<Batch>>,
+    touched: Vec<u32>,
+    spares: Spares,
+}
+
+impl Out {
+    fn push(&mut self, slot: u32, text: bool, payload: &[u8]) {
+        let b = &mut self.pending[slot as usize];
+        if b.is_none() {
+            *b = Some(self.spares.take(slot));
+            self.touched.push(slot);
+        }
+        if let Some(b) = b {
+            b.push(text, payload, None);
+        }
+    }
+}
+
+impl Worker {
+    fn run(self) {
+        if self.pin {
+            pin::pin_current(self.index);
+        }
+        let mut chains: Vec<Chain> = self.pipelines.iter().map(Chain::new).collect();
+        let slots = self.outputs.iter().map(|o| o.to.max(o.errors.unwrap_or(0))).max();
+        let mut out = Out {
+            pending: (0..=slots.unwrap_or(0)).map(|_| None).collect(),
+            touched: Vec::new(),
+            spares: Spares::default(),
+        };
+        let idler = Idler::new(self.idle);
+        let mut last_work = Instant::now();
+        let mut last_ms = self.clock.now_ms();
+        loop {
+            let mut work = 0;
+            while work < DRAIN_LIMIT {
+                match self.rx.try_recv() {
+                    Ok(batch) => {
+                        self.process(&mut chains, batch, &mut out);
+                        work += 1;
+                    }
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Disconnected) => return,
+                }
+            }
+            let now_ms = self.clock.now_ms();
+            if now_ms != last_ms {
+                last_ms = now_ms;
+                for (p, chain) in chains.iter_mut().enumerate() {
+                    let o = self.outputs[p];
+                    chain.on_time(now_ms, &mut |r| out.push(o.to, r.is_text(), r.payload()));
+                    self.drain_failures(chain, o, &mut out);
+                }
+            }
+            if !out.touched.is_empty() && !self.hand_over(&mut out) {
+                return;
+            }
+            let np = self.pipelines.len();
+            for (p, chain) in chains.iter_mut().enumerate() {
+                let c = chain.take_counts();
+                if c != Counts::default() {
+                    self.counters[self.index * np + p].add(c);
+                }
+            }
+            if self.stop.load(Ordering::Acquire) {
+                return;
+            }
+            let now = Instant::now();
+            if work > 0 {
+                last_work = now;
+            }
+            match idler.decide(work, now - last_work) {
+                Action::Spin => std::hint::spin_loop(),
+                Action::Yield => std::thread::yield_now(),
+                Action::Park => self.park(),
+            }
+        }
+    }
+
+    fn process(&self, chains: &mut [Chain], batch: Batch, out: &mut Out) {
+        let p = batch.route as usize;
+        let (Some(chain), Some(&o)) = (chains.get_mut(p), self.outputs.get(p)) else {
+            out.spares.give(batch);
+            return;
+        };
+        for (text, payload, key) in batch.iter() {
+            chain.push(text, payload, key);
+        }
+        out.spares.give(batch);
+        chain.run(&mut |r| out.push(o.to, r.is_text(), r.payload()));
+        self.drain_failures(chain, o, out);
+    }
+
+    fn drain_failures(&self, chain: &mut Chain, o: Outputs, out: &mut Out) {
+        if let Some(slot) = o.errors {
+            chain.drain_failures(|e| out.push(slot, true, e));
+        }
+    }
+
+    /// Send every result batch, then wake the reactor once. False when stopping.
+    fn hand_over(&self, out: &mut Out) -> bool {
+        for slot in out.touched.drain(..) {
+            let Some(mut batch) = out.pending[slot as usize].take() else { continue };
+            loop {
+                match self.results.send_timeout(batch, Duration::from_millis(10)) {
+                    Ok(()) => break,
+                    Err(crossbeam_channel::SendTimeoutError::Timeout(b)) => {
+                        // The reactor is behind: make sure it is awake, then wait again.
+                        let _ = self.shared.waker.wake();
+                        if self.stop.load(Ordering::Acquire) {
+                            return false;
+                        }
+                        batch = b;
+                    }
+                    Err(crossbeam_channel::SendTimeoutError::Disconnected(_)) => return false,
+                }
+            }
+        }
+        if !self.shared.wake_pending.swap(true, Ordering::AcqRel) {
+            let _ = self.shared.waker.wake();
+        }
+        true
+    }
+
+    /// Park until the reactor hands over work (it unparks a sleeping worker) or `PARK_MAX`.
+    fn park(&self) {
+        self.sleeping.store(true, Ordering::SeqCst);
+        // Pairs with the fence in `dispatch`: either the reactor sees `sleeping` and unparks,
+        // or this check sees its batch.
+        std::sync::atomic::fence(Ordering::SeqCst);
+        if self.rx.is_empty() && !self.stop.load(Ordering::Acquire) {
+            std::thread::park_timeout(PARK_MAX);
+        }
+        self.sleeping.store(false, Ordering::Relaxed);
+    }
+}
