@@ -252,21 +252,23 @@ impl Conn {
     }
 }
 
-/// The inbound rate limit, as a generic cell rate algorithm: admit a message arriving at `now`
-/// unless it is more than `tolerance` ahead of its theoretical arrival time `tat`; an admitted
-/// message moves `tat` one `interval` on. With `tolerance = (burst - 1) × interval` a client may
-/// send `burst` messages at once, then one per `interval`. One comparison per message.
+/// The inbound rate limit, as a generic cell rate algorithm: admit `n` (at least 1) messages
+/// arriving at `now` unless the last of them is more than `tolerance` ahead of its theoretical
+/// arrival time; admitted messages move the theoretical arrival time `tat` on by one `interval`
+/// each. With `tolerance = (burst - 1) × interval` a client may send `burst` messages at once,
+/// then one per `interval`.
 pub(crate) fn rate_admit(
     tat: &mut Instant,
     now: Instant,
+    n: u32,
     interval: std::time::Duration,
     tolerance: std::time::Duration,
 ) -> bool {
-    let t = (*tat).max(now);
-    if t.duration_since(now) > tolerance {
+    let last = (*tat).max(now) + interval * n.saturating_sub(1);
+    if last.duration_since(now) > tolerance {
         return false;
     }
-    *tat = t + interval;
+    *tat = last + interval;
     true
 }
 
@@ -349,15 +351,22 @@ mod tests {
         let (interval, tolerance) = (ms(100), ms(200)); // 10/s, burst 3
         let mut tat = t0;
         let admitted: Vec<bool> =
-            (0..4).map(|_| rate_admit(&mut tat, t0, interval, tolerance)).collect();
+            (0..4).map(|_| rate_admit(&mut tat, t0, 1, interval, tolerance)).collect();
         assert_eq!(admitted, [true, true, true, false]);
-        assert!(!rate_admit(&mut tat, t0 + ms(50), interval, tolerance));
-        assert!(rate_admit(&mut tat, t0 + ms(100), interval, tolerance));
+        assert!(!rate_admit(&mut tat, t0 + ms(50), 1, interval, tolerance));
+        assert!(rate_admit(&mut tat, t0 + ms(100), 1, interval, tolerance));
         // A long pause refills the burst, no more.
         let later = t0 + Duration::from_secs(10);
         let admitted: Vec<bool> =
-            (0..4).map(|_| rate_admit(&mut tat, later, interval, tolerance)).collect();
+            (0..4).map(|_| rate_admit(&mut tat, later, 1, interval, tolerance)).collect();
         assert_eq!(admitted, [true, true, true, false]);
+        // Batches count message by message: a burst of 3 at once passes, 4 do not.
+        let mut tat = t0;
+        assert!(rate_admit(&mut tat, t0, 3, interval, tolerance));
+        assert!(!rate_admit(&mut tat, t0, 1, interval, tolerance));
+        let mut tat = t0;
+        assert!(!rate_admit(&mut tat, t0, 4, interval, tolerance));
+        assert_eq!(tat, t0, "a refused batch takes nothing");
     }
 
     #[test]

@@ -142,6 +142,8 @@ impl Tls {
         Ok(())
     }
 
+    // Out of line: keeps the plain-TCP arm of `Transport::read` as small as a direct call.
+    #[inline(never)]
     fn read_plain(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
             match self.conn.reader().read(buf) {
@@ -186,6 +188,7 @@ impl Tls {
         }
     }
 
+    #[inline(never)]
     fn write_plain(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         // Older records first: rustls must not buffer more than TLS_BUFFER ahead of the socket.
         self.flush_records()?;
@@ -203,6 +206,7 @@ impl Tls {
 }
 
 impl Read for Transport {
+    #[inline]
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
             Transport::Plain(s) => s.read(buf),

@@ -282,20 +282,11 @@ impl Core {
             };
             let mut close: Option<Option<u16>> = None;
             let mut ignored = 0;
-            let mut limited = false;
-            let mut rate =
-                self.rate.map(|(interval, tolerance)| (&mut conn.rate_tat, interval, tolerance));
             let (batch, control) = (&mut self.batch, &mut self.control);
             let (batch_msgs, batch_payload) = (&mut self.batch_msgs, &mut self.batch_payload);
             let result = conn.reader.process(&mut data[pos..], &self.frame_limits, |event| {
                 match event {
                     Event::Message { text, payload } => {
-                        if let Some((tat, interval, tolerance)) = rate.as_mut() {
-                            if !rate_admit(tat, now, *interval, *tolerance) {
-                                limited = true;
-                                return Flow::Stop;
-                            }
-                        }
                         if sink == Sink::Discard {
                             ignored += 1;
                             return Flow::Continue;
@@ -318,6 +309,9 @@ impl Core {
                 Flow::Continue
             });
             self.stats.messages_ignored += ignored;
+            if self.rate.is_some() && self.over_rate(key, self.batch_msgs + ignored, now) {
+                return data.len();
+            }
             self.flush_batch(key, sink, now);
             if self.pool.is_some() {
                 self.flush_pipelines(now);
@@ -329,18 +323,6 @@ impl Core {
                     match progress.flow {
                         Flow::Pause => continue,
                         Flow::Continue => return pos,
-                        Flow::Stop if limited => {
-                            self.stats.rate_limit_closes += 1;
-                            let reason = CloseReason::new(
-                                frames::CLOSE_POLICY,
-                                format!(
-                                    "message rate limit exceeded ({}/s)",
-                                    self.limits.max_messages_per_sec
-                                ),
-                            );
-                            self.close(key, Some(&reason), true, now);
-                            return data.len();
-                        }
                         Flow::Stop => {
                             let reply = close.flatten().map(|code| CloseReason::new(code, ""));
                             self.close(key, reply.as_ref(), false, now);
@@ -366,6 +348,27 @@ impl Core {
                 }
             }
         }
+    }
+
+    /// The inbound rate limit, checked once per parsed batch (not per message, so the frame loop
+    /// is the same with the limit off): if the `msgs` messages just parsed exceed the
+    /// connection's allowance, they are discarded, not relayed, and the connection is closed
+    /// with `1008`. Returns whether it was closed.
+    #[inline(never)]
+    fn over_rate(&mut self, key: usize, msgs: u64, now: Instant) -> bool {
+        let Some((interval, tolerance)) = self.rate else { return false };
+        let n = u32::try_from(msgs).unwrap_or(u32::MAX);
+        if n == 0 || rate_admit(&mut self.conns[key].rate_tat, now, n, interval, tolerance) {
+            return false;
+        }
+        self.reset_batch();
+        self.stats.rate_limit_closes += 1;
+        let reason = CloseReason::new(
+            frames::CLOSE_POLICY,
+            format!("message rate limit exceeded ({}/s)", self.limits.max_messages_per_sec),
+        );
+        self.close(key, Some(&reason), true, now);
+        true
     }
 
     /// Start the close handshake of an open connection (no-op in other states).
