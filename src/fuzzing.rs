@@ -43,7 +43,12 @@ pub fn handshake(data: &[u8]) {
     }
 }
 
-fn gate() -> Gate {
+fn gate() -> &'static Gate {
+    static GATE: std::sync::OnceLock<Gate> = std::sync::OnceLock::new();
+    GATE.get_or_init(make_gate)
+}
+
+fn make_gate() -> Gate {
     let access = Access {
         allowed_origins: vec!["https://*.example.com".into(), "http://localhost:8080".into()],
         tokens: vec![StaticToken {
