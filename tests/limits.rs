@@ -56,13 +56,23 @@ fn the_inbound_rate_limit_closes_with_1008() {
             polite.send(Message::text(format!("{i}"))).unwrap();
             assert_eq!(next_data(&mut polite), Message::text(format!("{i}")));
         }
-        // 100 at once would need 95 s at 1/s.
+        // 100 at once would need 95 s at 1/s. The pings among them are not answered either:
+        // nothing of the read that crossed the limit goes out, to this client or another.
         let mut raw = Raw::upgraded(relay.addr, "/pub/flood");
-        let burst: Vec<u8> = (0..100).flat_map(|_| encode_frame(true, 1, b"x", true)).collect();
+        let mut burst: Vec<u8> = encode_frame(true, 9, b"ping", true);
+        burst.extend((0..100).flat_map(|_| encode_frame(true, 1, b"x", true)));
         raw.send(&burst);
-        let (code, reason) = raw.expect_close();
+        let first = raw.read_frame();
+        assert_eq!(first.opcode, 8, "a close, no pong: {first:?}");
+        let code = u16::from_be_bytes([first.payload[0], first.payload[1]]);
+        let reason = String::from_utf8_lossy(&first.payload[2..]).to_string();
         assert_eq!(code, 1008);
         assert!(reason.contains("rate limit"), "{reason}");
+        // The next connection to answer a ping gets its own pong and nothing else.
+        let mut other = Raw::upgraded(relay.addr, "/sub/quiet");
+        other.send_frame(true, 9, b"mine", true);
+        let pong = other.read_frame();
+        assert_eq!((pong.opcode, pong.payload.as_slice()), (10, &b"mine"[..]));
         let s = relay.wait_stats("rate close", |s| s.rate_limit_closes == 1);
         assert!(s.messages_in <= 5 + 5, "at most the bursts were delivered: {s:?}");
     });

@@ -361,7 +361,9 @@ impl Core {
         if n == 0 || rate_admit(&mut self.conns[key].rate_tat, now, n, interval, tolerance) {
             return false;
         }
+        // Nothing parsed in this pass goes out: not its messages, not its pongs.
         self.reset_batch();
+        self.control.clear();
         self.stats.rate_limit_closes += 1;
         let reason = CloseReason::new(
             frames::CLOSE_POLICY,
