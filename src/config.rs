@@ -35,6 +35,8 @@ pub struct Config {
     pub access: Access,
     /// Serve `wss://` (TLS) with this certificate and key (`[tls]`). Default: plain `ws://`.
     pub tls: Option<TlsFiles>,
+    /// Metrics and the dashboard.
+    pub metrics: MetricsConfig,
     /// The worker pool that runs pipelines (`[workers]`).
     pub workers: WorkerConfig,
     /// Transform pipelines (`[[pipeline]]` tables).
@@ -49,8 +51,36 @@ impl Default for Config {
             limits: Limits::default(),
             access: Access::default(),
             tls: None,
+            metrics: MetricsConfig::default(),
             workers: WorkerConfig::default(),
             pipelines: Vec::new(),
+        }
+    }
+}
+
+/// Metrics and dashboard settings (`[metrics]` table).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Topic names that get their own series in `/metrics` and in `Stats::per_topic`. Default
+    /// 100. Later names are aggregated under the label value `~other`, so a client that invents
+    /// topic names cannot grow the metrics without bound.
+    pub max_topic_series: usize,
+    /// Serve the dashboard (`GET /`, its assets and the `/_sluice/stats` live feed). Default
+    /// true. `/metrics`, `/healthz` and `/readyz` are always served.
+    pub dashboard: bool,
+    /// Record the delivery-latency and loop-time histograms. Default true. It costs one clock
+    /// read and a few histogram updates per loop iteration; `false` saves that and leaves both
+    /// histograms (and the dashboard's latency chart) empty. Counters are always kept.
+    pub latency_histograms: bool,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            max_topic_series: crate::metrics::DEFAULT_MAX_TOPIC_SERIES,
+            dashboard: true,
+            latency_histograms: true,
         }
     }
 }
@@ -206,6 +236,9 @@ impl Config {
         }
         if l.max_topics_per_subscription == 0 {
             return Err(("limits.max_topics_per_subscription", "must be at least 1".into()));
+        }
+        if self.metrics.max_topic_series > 10_000 {
+            return Err(("metrics.max_topic_series", "must be at most 10000".into()));
         }
         for (key, d) in [
             ("limits.handshake_timeout", l.handshake_timeout),

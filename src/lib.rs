@@ -35,12 +35,14 @@ mod access;
 pub mod clock;
 pub mod config;
 mod conn;
+mod dashboard;
 mod endpoint;
 pub mod error;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod logging;
+pub mod metrics;
 pub mod ops;
 mod reactor;
 mod tls;
@@ -48,8 +50,9 @@ mod topic;
 pub mod worker;
 
 pub use clock::Clock;
-pub use config::{Config, Limits, WorkerConfig};
+pub use config::{Config, Limits, MetricsConfig, WorkerConfig};
 pub use conn::http::{Request, Response};
+pub use dashboard::FEED_PATH;
 pub use endpoint::{Endpoint, HttpHandler};
 pub use error::{ConfigError, Error, HandleError, TopicError};
 pub use ops::{Emitter, Operator, Pipeline, PipelineError, Record, TextOp};

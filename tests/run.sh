@@ -5,10 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 echo "== test dependencies"
-# kosoku runs the Autobahn TestSuite case files on Python 3 (tests/autobahn.rs).
-if ! python3 -c "import kosoku" 2>/dev/null; then
-    python3 -m pip install --quiet --disable-pip-version-check "kosoku==0.1.0"
-fi
+tests/tools/install-deps.sh
 
 echo "== toolchain checks"
 cargo fmt --all -- --check

@@ -304,5 +304,11 @@ fn run(config: Config) -> Result<(), sluice::Error> {
         l.max_message_size,
         l.max_queued_bytes
     );
+    let addr = reactor.local_addr();
+    if config.metrics.dashboard {
+        log::info!("dashboard on http://{addr}/, metrics on http://{addr}/metrics");
+    } else {
+        log::info!("metrics on http://{addr}/metrics (dashboard off)");
+    }
     reactor.run()
 }

@@ -25,7 +25,7 @@ use std::time::Instant;
 use crate::config::Limits;
 use crate::topic::TopicId;
 use frames::{CloseReason, FrameReader, Role};
-use out::OutQueue;
+use out::{OutQueue, Stamp};
 use transport::Transport;
 
 /// Where a connection is in its life.
@@ -52,6 +52,8 @@ pub(crate) enum Kind {
     Subscribe(Box<[(TopicId, usize)]>),
     /// `/echo`: every message is sent back.
     Echo,
+    /// `/_sluice/stats`: the dashboard's live feed; the value is its slot in the feed's set.
+    Feed(usize),
 }
 
 /// Outcome of [`Conn::closing_flushed`].
@@ -154,10 +156,16 @@ impl Conn {
     /// Queue an encoded buffer if it fits under `max` queued bytes.
     #[must_use]
     pub(crate) fn try_queue(&mut self, data: Arc<[u8]>, max: usize) -> bool {
+        self.try_queue_stamped(data, max, Stamp::NONE)
+    }
+
+    /// [`Conn::try_queue`] for a batch of messages whose delivery latency is measured.
+    #[must_use]
+    pub(crate) fn try_queue_stamped(&mut self, data: Arc<[u8]>, max: usize, stamp: Stamp) -> bool {
         if self.out.queued() + data.len() > max {
             return false;
         }
-        self.out.push(data);
+        self.out.push_stamped(data, stamp);
         true
     }
 

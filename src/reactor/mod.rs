@@ -11,7 +11,9 @@
 //! 4. drain the handle command channel and the workers' result channel (each bounded per
 //!    iteration), fanning results out like published messages;
 //! 5. flush every dirty connection once (`writev` of all it was queued this iteration);
-//! 6. fire due timers, flush again.
+//! 6. fire due timers; once a second, tick the metrics (history, dashboard feed); flush again;
+//! 7. read the clock once more: record the iteration's busy time, and the delivery latency of
+//!    every batch completed in it.
 //!
 //! Contracts: the reactor never blocks except in `Poll::poll`, never sleeps on a lock, and runs
 //! no user operator (custom HTTP handlers excepted: they must be quick). Sockets are registered
@@ -22,6 +24,7 @@
 
 mod core;
 pub(crate) mod handle;
+mod observe;
 mod pipes;
 
 pub use pipes::RESULT_BUDGET;
@@ -118,6 +121,8 @@ pub struct Reactor {
     commands_more: bool,
     /// TLS settings when serving `wss://`.
     tls: Option<Arc<rustls::ServerConfig>>,
+    /// When the next metrics tick is due.
+    next_tick: Instant,
     /// Pipelines to start with the worker pool at the first loop iteration.
     pipelines: Vec<Pipeline>,
     workers: WorkerConfig,
@@ -166,6 +171,7 @@ impl Reactor {
         let waker = Waker::new(poll.registry(), WAKER)?;
         let (handle, commands, shared) = Handle::new(waker);
         let registry = poll.registry().try_clone()?;
+        let now = Instant::now();
         Ok(Reactor {
             poll,
             events: Events::with_capacity(1024),
@@ -173,7 +179,7 @@ impl Reactor {
             listener: Some(listener),
             local_addr,
             scratch: vec![0; SCRATCH_LEN].into_boxed_slice(),
-            core: Core::new(config.limits, registry, gate),
+            core: Core::new(config.limits, &config.metrics, registry, now, gate),
             commands,
             shared,
             handle,
@@ -184,6 +190,7 @@ impl Reactor {
             read_more: Vec::new(),
             commands_more: false,
             tls,
+            next_tick: now + observe::TICK,
             pipelines,
             workers: config.workers,
             clock: Clock::System,
@@ -248,6 +255,9 @@ impl Reactor {
             Err(e) => return Err(Error::Io(e)),
         }
         let now = Instant::now();
+        if self.core.metrics.latency {
+            self.core.metrics.begin_iteration(now);
+        }
 
         let mut woken = false;
         self.ready.clear();
@@ -291,7 +301,16 @@ impl Reactor {
         }
         self.core.flush_dirty();
         self.core.expire_timers(now);
+        if now >= self.next_tick {
+            self.core.tick(now);
+            self.next_tick = now + observe::TICK;
+        }
         self.core.flush_dirty();
+        // One clock read for both: this iteration's busy time, and the delivery latency of
+        // every batch whose last byte was written in it.
+        if self.core.metrics.latency {
+            self.core.metrics.end_iteration(Instant::now());
+        }
 
         if let Phase::Draining { until } = self.phase {
             // Done when nothing is left to send: every connection is gone or lingering.
@@ -314,6 +333,7 @@ impl Reactor {
         }
         let mut deadline = self.core.timers.next();
         for other in [
+            Some(self.next_tick),
             self.accept_resume,
             match self.phase {
                 Phase::Draining { until } => Some(until),
@@ -508,6 +528,7 @@ impl Reactor {
     /// Stop accepting, deliver pending commands, close every client with `1001`.
     fn begin_shutdown(&mut self, now: Instant) {
         log::info!("stopping: closing {} connections", self.core.conns.len());
+        self.core.listening = false;
         if let Some(mut listener) = self.listener.take() {
             let _ = self.core.registry().deregister(&mut listener);
         }
@@ -548,7 +569,16 @@ impl Reactor {
         }
         self.phase = Phase::Stopped;
         self.shared.stopped.store(true, Ordering::Release);
-        log::info!("stopped");
+        let s = self.core.snapshot();
+        log::info!(
+            "stopped after {:.1}s: {} connections accepted, {} messages in, {} out, {} dropped, {} slow-consumer closes",
+            s.uptime.as_secs_f64(),
+            s.connections_accepted,
+            s.messages_in,
+            s.messages_out,
+            s.drops.total(),
+            s.slow_consumer_closes
+        );
     }
 }
 
