@@ -34,6 +34,7 @@
 
 #![warn(missing_docs)]
 
+mod access;
 pub mod clock;
 pub mod config;
 mod conn;
@@ -41,10 +42,14 @@ pub mod connector;
 mod dashboard;
 mod endpoint;
 pub mod error;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod logging;
 pub mod metrics;
 pub mod ops;
 mod reactor;
+mod tls;
 mod topic;
 pub mod worker;
 
@@ -61,8 +66,8 @@ pub use ops::{Emitter, Operator, Pipeline, PipelineError, Record, TextOp};
 pub use reactor::handle::{Handle, Message};
 pub use reactor::stats::{PipelineStats, Stats};
 pub use reactor::{
-    Reactor, Status, ACCEPT_BUDGET, ACCEPT_PAUSE, COMMAND_BUDGET, READS_PER_WAKE, RESULT_BUDGET,
-    SCRATCH_LEN,
+    Reactor, Status, ACCEPT_BUDGET, ACCEPT_PAUSE, COMMAND_BUDGET, LISTEN_BACKLOG, READS_PER_WAKE,
+    RESULT_BUDGET, SCRATCH_LEN,
 };
 pub use topic::{validate_topic, MAX_TOPIC_LEN};
 pub use worker::IdleStrategy;

@@ -6,17 +6,14 @@ cd "$(dirname "$0")/.."
 
 echo "== test dependencies"
 tests/tools/install-deps.sh
-# Python's `websockets` is the second WebSocket implementation the connector tests talk to
-# (tests/upstream/server.py); kosoku runs the Autobahn TestSuite case files on Python 3
-# (tests/connector_autobahn.rs). Pinned; skipped when already present.
-if ! python3 -c "import websockets, kosoku" 2>/dev/null; then
-    python3 -m pip install --quiet --disable-pip-version-check "websockets==15.0.1" "kosoku==0.1.0"
-fi
 
 echo "== toolchain checks"
 cargo fmt --all -- --check
 cargo clippy --locked --all-targets -- -D warnings
+cargo clippy --locked --features fuzzing --lib --test fuzz_seeds -- -D warnings
 
 echo "== tests"
 cargo test --locked --all-targets
 cargo test --locked --doc
+# The fuzz targets' entry points, replaying their seeds and saved regressions (fuzz/).
+cargo test --locked --features fuzzing --test fuzz_seeds

@@ -62,9 +62,46 @@ pub fn render(s: &Stats) -> String {
         ("slow_consumer", s.slow_consumer_closes),
         ("protocol", s.protocol_closes),
         ("keepalive", s.keepalive_closes),
+        ("rate_limit", s.rate_limit_closes),
+        ("token_expired", s.token_expiry_closes),
     ] {
         let _ = writeln!(w, "sluice_connections_closed_total{{reason=\"{reason}\"}} {n}");
     }
+    family(
+        w,
+        "sluice_connections_refused_total",
+        "counter",
+        "Connections refused at accept by a connection limit, by limit.",
+    );
+    for (limit, n) in [("max_connections", s.refused_max_connections), ("per_ip", s.refused_per_ip)]
+    {
+        let _ = writeln!(w, "sluice_connections_refused_total{{limit=\"{limit}\"}} {n}");
+    }
+    family(
+        w,
+        "sluice_upgrades_refused_total",
+        "counter",
+        "Upgrades refused by the access checks, by reason.",
+    );
+    for (reason, n) in [
+        ("origin", s.origin_rejections),
+        ("unauthenticated", s.auth_failures),
+        ("forbidden", s.auth_denials),
+    ] {
+        let _ = writeln!(w, "sluice_upgrades_refused_total{{reason=\"{reason}\"}} {n}");
+    }
+    counter(
+        w,
+        "sluice_fragment_limit_closes_total",
+        "Connections closed with 1008 for too many fragments (also counted as protocol closes).",
+        s.fragment_limit_closes,
+    );
+    counter(
+        w,
+        "sluice_tls_errors_total",
+        "TLS connections that failed: a bad handshake, a protocol error or a bad record.",
+        s.tls_errors,
+    );
     gauge(w, "sluice_dashboard_connections", "Dashboard live-feed connections now.", s.dashboards);
 
     counter(

@@ -4,16 +4,19 @@
 //! `Core` owns everything a handler touches; the socket-reading loop in `mod.rs` owns the
 //! scratch buffer and lends a slice of it here, so the two never alias.
 
+use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use slab::Slab;
 
+use crate::access::{Gate, Refusal};
 use crate::config::{Limits, MetricsConfig};
 use crate::conn::frames::{self, CloseReason, Event, Flow, FrameLimits};
 use crate::conn::http::{self, Parsed, Response};
 use crate::conn::out::{Flushed, Stamp};
-use crate::conn::{Conn, Kind, State, TimerVerdict};
+use crate::conn::{rate_admit, Closed, Conn, Kind, State, TimerVerdict};
 use crate::connector::table::Connectors;
 use crate::endpoint::{Routes, Target};
 use crate::metrics::Registry;
@@ -57,6 +60,12 @@ pub(crate) struct Core {
     pub(super) batch_payload: u64,
     /// Control frames (pongs) for the current connection when its data goes elsewhere.
     control: Vec<u8>,
+    /// Origin and authentication checks for upgrades.
+    pub(crate) gate: Gate,
+    /// Open connections per client IP (kept only when `max_connections_per_ip` is set).
+    per_ip: HashMap<IpAddr, u32>,
+    /// Inbound rate limit: (interval between messages, burst tolerance), when set.
+    rate: Option<(Duration, Duration)>,
     /// The worker pool, once pipelines have started.
     pub(crate) pool: Option<Pool>,
     /// Topic of each pool output slot.
@@ -73,7 +82,17 @@ impl Core {
         metrics: &MetricsConfig,
         registry: mio::Registry,
         now: Instant,
+        gate: Gate,
     ) -> Core {
+        let rate = (limits.max_messages_per_sec > 0).then(|| {
+            let interval = Duration::from_secs(1) / limits.max_messages_per_sec;
+            let burst = if limits.message_burst > 0 {
+                limits.message_burst
+            } else {
+                limits.max_messages_per_sec
+            };
+            (interval, interval * (burst - 1))
+        });
         let mut routes = Routes::default();
         routes.set_dashboard(metrics.dashboard);
         Core {
@@ -88,6 +107,8 @@ impl Core {
             frame_limits: FrameLimits {
                 max_frame: limits.max_frame_size,
                 max_message: limits.max_message_size,
+                max_fragments: limits.max_fragments,
+                max_empty_fragments: limits.max_empty_fragments,
             },
             limits,
             registry,
@@ -96,10 +117,45 @@ impl Core {
             batch_msgs: 0,
             batch_payload: 0,
             control: Vec::new(),
+            gate,
+            per_ip: HashMap::new(),
+            rate,
             pool: None,
             slot_topics: Vec::new(),
             results_more: false,
             connectors: Connectors::default(),
+        }
+    }
+
+    /// Admission at accept: `Some(why)` if a connection from `ip` must be refused now
+    /// (`max_connections`, `max_connections_per_ip`); counted. Otherwise the connection is
+    /// counted against its IP.
+    pub(crate) fn admit(&mut self, ip: IpAddr) -> Result<(), &'static str> {
+        let l = &self.limits;
+        if l.max_connections > 0 && self.conns.len() >= l.max_connections {
+            self.stats.refused_max_connections += 1;
+            return Err("too many connections");
+        }
+        if l.max_connections_per_ip > 0 {
+            let n = self.per_ip.entry(ip).or_insert(0);
+            if *n as usize >= l.max_connections_per_ip {
+                self.stats.refused_per_ip += 1;
+                return Err("too many connections from this address");
+            }
+            *n += 1;
+        }
+        Ok(())
+    }
+
+    /// Undo [`Core::admit`] for a connection that was not kept.
+    pub(crate) fn unadmit(&mut self, ip: IpAddr) {
+        if self.limits.max_connections_per_ip > 0 {
+            if let Some(n) = self.per_ip.get_mut(&ip) {
+                *n -= 1;
+                if *n == 0 {
+                    self.per_ip.remove(&ip);
+                }
+            }
         }
     }
 
@@ -145,7 +201,24 @@ impl Core {
                         return data.len();
                     }
                     Ok(accept) => {
+                        let expires = match self.gate.check(&request, &ws) {
+                            Ok(admitted) => admitted.expires_unix,
+                            Err((why, resp)) => {
+                                match why {
+                                    Refusal::Origin => self.stats.origin_rejections += 1,
+                                    Refusal::Unauthenticated => self.stats.auth_failures += 1,
+                                    Refusal::Forbidden => self.stats.auth_denials += 1,
+                                }
+                                self.reject(key, resp, now);
+                                return data.len();
+                            }
+                        };
                         self.upgrade(key, ws, &accept, now);
+                        if let Some(exp) = expires {
+                            let conn = &mut self.conns[key];
+                            conn.expires = Some(instant_of_unix(exp, now));
+                            arm(&mut self.timers, key, conn, &self.limits);
+                        }
                         pos += len;
                         return pos + self.on_frames(key, &mut data[pos..], now);
                     }
@@ -284,6 +357,9 @@ impl Core {
                     _ => (ignored, 0),
                 };
                 self.count_upstream_in(key, msgs, bytes);
+            } else if self.rate.is_some() && self.over_rate(key, self.batch_msgs + ignored, now) {
+                // (The inbound rate limit is for accepted clients, not for upstream feeds.)
+                return data.len();
             }
             self.flush_batch(key, sink, now);
             if self.pool.is_some() {
@@ -308,6 +384,9 @@ impl Core {
                 }
                 Err(reason) => {
                     self.stats.protocol_closes += 1;
+                    if reason.code == frames::CLOSE_POLICY {
+                        self.stats.fragment_limit_closes += 1;
+                    }
                     let conn = &self.conns[key];
                     if let Kind::Publish(topic) = conn.kind {
                         let series = self.topics.get(topic).series;
@@ -325,6 +404,29 @@ impl Core {
                 }
             }
         }
+    }
+
+    /// The inbound rate limit, checked once per parsed batch (not per message, so the frame loop
+    /// is the same with the limit off): if the `msgs` messages just parsed exceed the
+    /// connection's allowance, they are discarded, not relayed, and the connection is closed
+    /// with `1008`. Returns whether it was closed.
+    #[inline(never)]
+    fn over_rate(&mut self, key: usize, msgs: u64, now: Instant) -> bool {
+        let Some((interval, tolerance)) = self.rate else { return false };
+        let n = u32::try_from(msgs).unwrap_or(u32::MAX);
+        if n == 0 || rate_admit(&mut self.conns[key].rate_tat, now, n, interval, tolerance) {
+            return false;
+        }
+        // Nothing parsed in this pass goes out: not its messages, not its pongs.
+        self.reset_batch();
+        self.control.clear();
+        self.stats.rate_limit_closes += 1;
+        let reason = CloseReason::new(
+            frames::CLOSE_POLICY,
+            format!("message rate limit exceeded ({}/s)", self.limits.max_messages_per_sec),
+        );
+        self.close(key, Some(&reason), true, now);
+        true
     }
 
     /// Start the close handshake of an open connection (no-op in other states).
@@ -502,7 +604,10 @@ impl Core {
             if conn.client.is_some() {
                 return self.upstream_writable(key);
             }
-            if !conn.out.is_empty() || conn.state() == State::Closing {
+            if !conn.out.is_empty()
+                || conn.state() == State::Closing
+                || conn.stream.has_pending_output()
+            {
                 mark_dirty(&mut self.dirty, key, conn);
             }
         }
@@ -538,10 +643,15 @@ impl Core {
             let flushed = match conn.client {
                 Some(_) => flush_upstream(conn, &mut self.connectors, written),
                 None => conn.out.flush_to(&mut conn.stream, written),
-            };
+            }
+            .and_then(|f| match f {
+                // TLS: the records rustls holds must reach the socket too.
+                Flushed::All if !conn.stream.flush_pending()? => Ok(Flushed::WouldBlock),
+                f => Ok(f),
+            });
             match flushed {
                 Ok(Flushed::All) if conn.state() == State::Closing => {
-                    if conn.closing_flushed() {
+                    if conn.closing_flushed() == Closed::Free {
                         self.drop_conn(key);
                     }
                 }
@@ -583,6 +693,12 @@ impl Core {
                     log::info!("conn {} {}: {}", conn.id, conn.peer, reason.reason);
                     self.close(key, Some(&reason), true, now);
                 }
+                TimerVerdict::Expired => {
+                    self.stats.token_expiry_closes += 1;
+                    log::info!("conn {} {}: token expired", conn.id, conn.peer);
+                    let reason = CloseReason::new(frames::CLOSE_POLICY, "token expired");
+                    self.close(key, Some(&reason), true, now);
+                }
                 TimerVerdict::Drop => {
                     if conn.state() == State::Http {
                         self.stats.handshake_timeouts += 1;
@@ -604,7 +720,11 @@ impl Core {
     /// Deregister and free a connection, leaving its topics.
     pub(crate) fn drop_conn(&mut self, key: usize) {
         let Some(mut conn) = self.conns.try_remove(key) else { return };
-        let _ = self.registry.deregister(&mut conn.stream);
+        let _ = self.registry.deregister(conn.stream.tcp());
+        if conn.client.is_none() {
+            // Only accepted connections were admitted (counted per client IP).
+            self.unadmit(conn.peer.ip());
+        }
         match std::mem::replace(&mut conn.kind, Kind::Http) {
             Kind::Publish(topic) => self.topics.remove_publisher(topic),
             Kind::Subscribe(list) => {
@@ -625,6 +745,13 @@ impl Core {
     pub(crate) fn registry(&self) -> &mio::Registry {
         &self.registry
     }
+}
+
+/// The monotonic instant of a Unix time (seconds), as seen from `now`.
+fn instant_of_unix(unix: f64, now: Instant) -> Instant {
+    let wall = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
+    let ahead = (unix - wall).clamp(0.0, 1e9);
+    now + Duration::from_secs_f64(ahead)
 }
 
 pub(super) fn mark_dirty(dirty: &mut Vec<usize>, key: usize, conn: &mut Conn) {

@@ -137,7 +137,8 @@ mod tests {
     fn core() -> Core {
         let poll = mio::Poll::new().unwrap();
         let registry = poll.registry().try_clone().unwrap();
-        Core::new(Limits::default(), &MetricsConfig::default(), registry, Instant::now())
+        let gate = crate::access::Gate::new(&crate::config::Access::default()).unwrap();
+        Core::new(Limits::default(), &MetricsConfig::default(), registry, Instant::now(), gate)
     }
 
     #[test]

@@ -48,12 +48,32 @@ pub struct Stats {
     pub drops: Drops,
     /// Subscribers closed with `1008` for exceeding `max_queued_bytes`.
     pub slow_consumer_closes: u64,
-    /// Connections closed for a protocol violation (`1002`, `1007`, `1009`).
+    /// Connections closed for a protocol violation (`1002`, `1007`, `1009`, and the `1008`
+    /// fragment limits, which are also counted in `fragment_limit_closes`).
     pub protocol_closes: u64,
     /// Connections closed because a keepalive ping went unanswered.
     pub keepalive_closes: u64,
     /// Live topics.
     pub topics: u64,
+    /// Connections refused at accept because `max_connections` were open.
+    pub refused_max_connections: u64,
+    /// Connections refused at accept because their IP had `max_connections_per_ip` open.
+    pub refused_per_ip: u64,
+    /// Upgrades refused with `403` because the `Origin` is not allowed.
+    pub origin_rejections: u64,
+    /// Upgrades refused with `401`: no token, an unknown token, or a token that does not verify
+    /// or has expired.
+    pub auth_failures: u64,
+    /// Upgrades refused with `403`: the token lacks the right for the topic.
+    pub auth_denials: u64,
+    /// Connections closed with `1008` because their token expired.
+    pub token_expiry_closes: u64,
+    /// Connections closed with `1008` for exceeding `max_messages_per_sec`.
+    pub rate_limit_closes: u64,
+    /// Connections closed with `1008` for too many (or too many empty) fragments.
+    pub fragment_limit_closes: u64,
+    /// TLS connections that failed (a bad handshake, a protocol error or a bad record).
+    pub tls_errors: u64,
     /// Dashboard live-feed connections (`/_sluice/stats`) now.
     pub dashboards: u64,
     /// Per-topic counters: one entry per topic name ever seen, up to

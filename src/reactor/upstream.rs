@@ -29,6 +29,7 @@ use super::token::conn_token;
 use crate::conn::client::Client;
 use crate::conn::frames::{self, CloseReason};
 use crate::conn::out::{Flushed, Stamp};
+use crate::conn::transport::Transport;
 use crate::conn::{Conn, State};
 use crate::connector::handshake;
 use crate::connector::resolve::{Request, Resolved};
@@ -266,7 +267,7 @@ impl Core {
             live.conn = Some((key, id));
             live.state = ConnectorState::Connecting;
             log::debug!("connector `{}`: connecting to {addr}", spec.name);
-            self.insert(Conn::client(stream, addr, id, now, client));
+            self.insert(Conn::client(Transport::Plain(stream), addr, id, now, client));
             return;
         }
         self.attempt_failed(idx, why, now);
@@ -280,9 +281,9 @@ impl Core {
             mark_dirty(&mut self.dirty, key, conn);
             return;
         }
-        let failed = match conn.stream.take_error() {
+        let failed = match conn.stream.tcp().take_error() {
             Ok(Some(e)) | Err(e) => Some(e),
-            Ok(None) => match conn.stream.peer_addr() {
+            Ok(None) => match conn.stream.tcp().peer_addr() {
                 Ok(_) => None,
                 // A spurious wake-up: the connect is still in progress.
                 Err(e) if e.kind() == io::ErrorKind::NotConnected => return,
@@ -293,7 +294,7 @@ impl Core {
             conn.note(format!("connect to {}: {e}", conn.peer));
             return self.drop_conn(key);
         }
-        let _ = conn.stream.set_nodelay(true);
+        let _ = conn.stream.tcp().set_nodelay(true);
         let Some((idx, uid)) = conn.client.as_deref().map(|c| (c.connector, c.uid)) else { return };
         let Some(live) = self.connectors.get_mut(idx, uid) else { return };
         let ws_key = tungstenite::handshake::client::generate_key();

@@ -7,6 +7,9 @@
 #   node, npm             to run tests/browser/dashboard.mjs
 #   playwright-core       from npm (version pinned in tests/browser/package-lock.json)
 #   prometheus_client     Python's reference exposition parser, for tests/metrics.rs
+#   kosoku                runs the Autobahn TestSuite case files on Python 3, for tests/autobahn.rs
+#                         and tests/connector_autobahn.rs (client mode)
+#   websockets            Python's WebSocket library: the upstream servers of tests/connector_*.rs
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -36,6 +39,20 @@ if ! python3 -c 'import prometheus_client' 2>/dev/null; then
         || python3 -m pip install --quiet --break-system-packages prometheus_client 2>/dev/null \
         || apt_install python3-prometheus-client
     python3 -c 'import prometheus_client'
+fi
+
+if ! python3 -c 'import kosoku' 2>/dev/null; then
+    echo "installing kosoku"
+    python3 -m pip install --quiet --disable-pip-version-check "kosoku==0.1.0" 2>/dev/null \
+        || python3 -m pip install --quiet --break-system-packages "kosoku==0.1.0"
+    python3 -c 'import kosoku'
+fi
+
+if ! python3 -c 'import websockets' 2>/dev/null; then
+    echo "installing websockets"
+    python3 -m pip install --quiet --disable-pip-version-check "websockets==15.0.1" 2>/dev/null \
+        || python3 -m pip install --quiet --break-system-packages "websockets==15.0.1"
+    python3 -c 'import websockets'
 fi
 
 want=$(sed -n 's/.*"playwright-core": *"\([^"]*\)".*/\1/p' tests/browser/package.json | head -1)
