@@ -222,7 +222,12 @@ mod tests {
     fn decode(bytes: &[u8]) -> Vec<String> {
         let mut buf = bytes.to_vec();
         let mut out = Vec::new();
-        let limits = FrameLimits { max_frame: 1 << 20, max_message: 1 << 20 };
+        let limits = FrameLimits {
+            max_frame: 1 << 20,
+            max_message: 1 << 20,
+            max_fragments: 1000,
+            max_empty_fragments: 1000,
+        };
         let p = FrameReader::new(Role::Server)
             .process(&mut buf, &limits, |e| {
                 if let Event::Message { payload, .. } = e {
