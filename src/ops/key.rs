@@ -144,6 +144,17 @@ impl KeyPath {
     }
 }
 
+/// Whether `json` is one valid JSON value (surrounding whitespace allowed), checked without
+/// allocating. Strings are checked for control characters, not for valid escapes or UTF-8.
+pub fn is_json(json: &[u8]) -> bool {
+    let mut c = Cursor { b: json, i: 0 };
+    if c.skip_value().is_err() {
+        return false;
+    }
+    c.ws();
+    c.i == json.len()
+}
+
 /// A JSON string starting at `s[at] == '"'`, decoded (the common escapes); returns the text
 /// and the index after the closing quote.
 fn quoted(s: &str, at: usize) -> Option<(String, usize)> {

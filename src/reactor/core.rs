@@ -503,7 +503,12 @@ impl Core {
         let Some(mut conn) = self.conns.try_remove(key) else { return };
         let _ = self.registry.deregister(&mut conn.stream);
         match conn.kind {
-            Kind::Publish(topic) => self.topics.remove_publisher(topic),
+            Kind::Publish(topic) => {
+                self.topics.remove_publisher(topic);
+                if let Some(pool) = &mut self.pool {
+                    pool.publisher_gone(conn.id);
+                }
+            }
             Kind::Subscribe(list) => {
                 for &(topic, slot) in list.iter() {
                     self.topics.unsubscribe(topic, slot);
