@@ -4,6 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+echo "== test dependencies"
+# Java 17 and Apache Flink for the Flink conformance test (tests/flink_conformance.rs).
+tests/flink/install.sh
+
 echo "== toolchain checks"
 cargo fmt --all -- --check
 cargo clippy --locked --all-targets -- -D warnings

@@ -363,6 +363,11 @@ impl Watermarks {
         changed && self.combine()
     }
 
+    /// Whether [`Watermarks::on_event`] needs the clock (per-publisher idleness).
+    pub(crate) fn needs_clock(&self) -> bool {
+        self.sources == Sources::PerPublisher && self.idle_ms.is_some()
+    }
+
     /// When the next publisher would become idle (for the reactor's poll timeout).
     pub(crate) fn next_idle_ms(&self) -> Option<u64> {
         let idle = self.idle_ms? as u64;

@@ -287,6 +287,10 @@ impl Core {
         conn.begin_close(reason, discard, now, &self.limits);
         mark_dirty(&mut self.dirty, key, conn);
         arm(&mut self.timers, key, conn, &self.limits);
+        if let (Kind::Publish(_), Some(pool)) = (&conn.kind, &mut self.pool) {
+            // It will publish no more: it must not hold back per-publisher watermarks.
+            pool.publisher_gone(conn.id);
+        }
     }
 
     /// Deliver what the current connection's frames produced.

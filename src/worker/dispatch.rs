@@ -127,7 +127,8 @@ impl Pool {
                 (Some(w), Some(t)) => match t.extract(payload) {
                     Ok(ts) => {
                         let before = w.current();
-                        w.on_event(publisher, ts, d.now_ms);
+                        let now = if w.needs_clock() { self.clock.now_ms() } else { 0 };
+                        w.on_event(publisher, ts, now);
                         Some((ts, before))
                     }
                     Err(e) => {
