@@ -107,8 +107,16 @@ pub fn replay_to(
     let clock = Clock::System;
     let mut last_ms = 0;
     let mut rr = 0usize;
-    for line in input.split(b'\n') {
-        let mut line = line?;
+    let mut input = input;
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        if input.read_until(b'\n', &mut line)? == 0 {
+            break;
+        }
+        if line.last() == Some(&b'\n') {
+            line.pop();
+        }
         if line.last() == Some(&b'\r') {
             line.pop();
         }
@@ -123,7 +131,7 @@ pub fn replay_to(
                 ((rr - 1) % n, None)
             }
             Partition::Key(path) => match path.extract(&line) {
-                Ok(k) => (shard(key_hash(k), n), Some(k.to_vec())),
+                Ok(k) => (shard(key_hash(k), n), Some(k)),
                 Err(e) => {
                     let why = match e {
                         KeyError::InvalidJson => {
@@ -163,7 +171,7 @@ pub fn replay_to(
             };
             let before = wms.current();
             wms.on_event(0, ts, 0);
-            chains[w].push_timed(text, &line, key.as_deref(), ts, before);
+            chains[w].push_timed(text, &line, key, ts, before);
             chains[w].run(&mut write);
             if wms.current() > before {
                 for chain in &mut chains {
@@ -179,10 +187,10 @@ pub fn replay_to(
                 }
             }
             let now = i64::try_from(now).unwrap_or(i64::MAX);
-            chains[w].push_timed(text, &line, key.as_deref(), now, i64::MIN);
+            chains[w].push_timed(text, &line, key, now, i64::MIN);
             chains[w].run(&mut write);
         } else {
-            chains[w].push(text, &line, key.as_deref());
+            chains[w].push(text, &line, key);
             chains[w].run(&mut write);
         }
         for chain in &mut chains {
