@@ -283,3 +283,35 @@ fn replay_writes_results_and_late_events_and_bad_configs_are_named() {
         assert!(e.contains("`slide` goes with `sliding`"), "{e}");
     });
 }
+
+#[test]
+fn the_shipped_windows_example_gives_the_readme_candle() {
+    watchdog(120, || {
+        let example = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/windows.toml");
+        let input = temp_file(
+            "readme-trades.jsonl",
+            "{\"symbol\":\"BTC\",\"ts\":1700000000120,\"price\":37020.5,\"qty\":0.25}\n\
+             {\"symbol\":\"BTC\",\"ts\":1700000000480,\"price\":37024,\"qty\":1}\n\
+             {\"symbol\":\"BTC\",\"ts\":1700000001250,\"price\":37031,\"qty\":0.5}\n",
+        );
+        // Only the first candle closes while the input lasts: the README's line is the first.
+        let run = Command::new(env!("CARGO_BIN_EXE_sluice"))
+            .args(["replay", "--pipeline", "candles", "--config", example, "--input"])
+            .arg(&input)
+            .output()
+            .unwrap();
+        assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+        let out = String::from_utf8(run.stdout).unwrap();
+        assert_eq!(
+            out.lines().next(),
+            Some(
+                r#"{"key":"BTC","window_start":1700000000000,"window_end":1700000001000,"open":37020.5,"high":37024,"low":37020.5,"close":37024,"volume":1.25,"trades":2}"#
+            )
+        );
+        let check = Command::new(env!("CARGO_BIN_EXE_sluice"))
+            .args(["--check-config", example])
+            .output()
+            .unwrap();
+        assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
+    });
+}
