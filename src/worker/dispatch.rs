@@ -11,12 +11,13 @@
 //!
 //! Event time: for a pipeline with event time, the reactor reads each message's timestamp
 //! (the same allocation-free scanner as the key), stamps the message with it and with the
-//! pipeline's watermark *before* it, then advances the watermark ([`crate::ops::time`]). After
-//! each read, every worker whose last known watermark is behind is sent the current one: on the
-//! batch it is getting anyway, or as a batch of its own. So a worker that gets no event still
-//! sees the watermark one reactor iteration after the event that moved it, behind whatever its
-//! queue already holds. A watermark that could not be delivered (full queue) is sent again at
-//! the next iteration (the reactor polls at least every millisecond while one is owed).
+//! pipeline's watermark *before* it, then advances the watermark ([`crate::ops::time`]). Each
+//! batch handed over after a read carries the watermark as it is after the read; at the end of
+//! the loop iteration, every worker that has not seen the current watermark gets it as a batch
+//! of its own (at most one per worker and iteration). So a worker that gets no event still sees
+//! the watermark in the iteration that moved it, behind whatever its queue already holds. A
+//! watermark that could not be delivered (full queue) is sent again at the next iteration (the
+//! reactor polls at least every millisecond while one is owed).
 //!
 //! Full-queue policy: **drop newest**. A batch that does not fit in its worker's queue is
 //! dropped and its messages counted in `dropped_full`; nothing blocks and nothing else is
@@ -163,9 +164,18 @@ impl Pool {
         }
     }
 
-    /// Hand every pending batch to its worker (once per read), with the watermark of
-    /// event-time pipelines to every worker that has not seen it yet.
+    /// Hand every pending batch to its worker (once per read); each carries its pipeline's
+    /// watermark as it is after the read.
     pub(crate) fn flush(&mut self) {
+        self.stamp_watermarks(false);
+        while let Some(i) = self.dispatch.touched.pop() {
+            self.send(i);
+        }
+    }
+
+    /// Put the current watermark of event-time pipelines on the pending batch of every worker
+    /// that has not seen it; with `all`, make a batch for those that have none.
+    fn stamp_watermarks(&mut self, all: bool) {
         let d = &mut self.dispatch;
         for (p, w) in d.watermarks.iter().enumerate() {
             let Some(w) = w else { continue };
@@ -177,6 +187,7 @@ impl Pool {
                 }
                 let batch = match &mut d.pending[i] {
                     Some(b) => b,
+                    None if !all => continue,
                     slot @ None => {
                         d.touched.push(i);
                         slot.insert(d.spares.take(p as u32))
@@ -185,25 +196,26 @@ impl Pool {
                 batch.watermark = wm;
             }
         }
-        while let Some(i) = self.dispatch.touched.pop() {
-            self.send(i);
-        }
     }
 
-    /// Once per reactor iteration: publisher idleness (per-publisher watermarks). True if a
-    /// watermark is owed to a worker (the reactor should come back within a millisecond).
+    /// Once per reactor iteration: publisher idleness (per-publisher watermarks), then the
+    /// watermark to every worker that got no event with it (one batch per worker and
+    /// iteration at most, however many reads moved it). True if a watermark is still owed (a
+    /// full queue): the reactor should come back within a millisecond.
     pub(crate) fn tick(&mut self) -> bool {
         let d = &mut self.dispatch;
         if d.watermarks.iter().all(Option::is_none) {
             return false;
         }
         d.now_ms = self.clock.now_ms();
-        let mut moved = false;
         for w in d.watermarks.iter_mut().flatten() {
-            moved |= w.tick(d.now_ms);
+            w.tick(d.now_ms);
         }
-        if moved || self.owes_watermark() {
-            self.flush();
+        if self.owes_watermark() {
+            self.stamp_watermarks(true);
+            while let Some(i) = self.dispatch.touched.pop() {
+                self.send(i);
+            }
         }
         self.owes_watermark()
     }
@@ -227,14 +239,11 @@ impl Pool {
         })
     }
 
-    /// A publisher connection closed: it no longer holds back per-publisher watermarks.
+    /// A publisher connection is closing: it no longer holds back per-publisher watermarks
+    /// (the new watermark goes out at the end of the loop iteration).
     pub(crate) fn publisher_gone(&mut self, publisher: u64) {
-        let mut moved = false;
         for w in self.dispatch.watermarks.iter_mut().flatten() {
-            moved |= w.remove_publisher(publisher);
-        }
-        if moved {
-            self.flush();
+            w.remove_publisher(publisher);
         }
     }
 
