@@ -22,7 +22,8 @@
 
 use std::sync::Arc;
 
-use super::agg::{AggSpec, CustomProto, Reduce};
+use super::agg::AggSpec;
+use super::custom::{CustomProto, Reduce};
 use super::operator::{DynWindow, Setup, WindowOp};
 use super::{Aggregate, Aggregates, Budget, Window, WindowSpec};
 use crate::ops::time::{EventTime, TimeMode};

@@ -51,6 +51,7 @@
 mod agg;
 mod builder;
 mod builtin;
+mod custom;
 mod operator;
 #[cfg(test)]
 mod semantics;
@@ -62,7 +63,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub(crate) use agg::AggSpec;
-pub use agg::{AggKind, Aggregate, Aggregates, Fields, Reduce};
+pub use agg::{AggKind, Aggregate, Aggregates, Fields};
+pub use custom::Reduce;
 pub(crate) use operator::{Cx, DynWindow};
 
 /// The default bound on open windows per pipeline ([`crate::Pipeline::max_windows`]).
