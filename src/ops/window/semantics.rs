@@ -332,3 +332,41 @@ fn builder_mistakes_are_reported() {
     assert_eq!(ok.validate(), Ok(()));
     assert_eq!(ok.partition, crate::ops::Partition::Single, "no key: one worker");
 }
+
+#[test]
+fn steps_after_a_window_run_on_its_results_and_operators_see_watermarks() {
+    use crate::ops::{Emitter, Operator};
+    #[derive(Clone)]
+    struct Marks;
+    impl Operator for Marks {
+        fn process(&mut self, r: Record, out: &mut Emitter<'_>) {
+            out.emit(r);
+        }
+        fn on_watermark(&mut self, wm: i64, out: &mut Emitter<'_>) {
+            if wm == 999 {
+                out.emit(Record::text(format!("{{\"wm\":{wm}}}")));
+            }
+        }
+    }
+    let p = Pipeline::from_topic("in")
+        .key_by(".k")
+        .event_time(EventTime::new(".ts").unwrap())
+        .window(Window::tumbling(ms(1000)))
+        .aggregate(Aggregates::new().count("n"))
+        .map(|mut r: Record| {
+            let text = format!("{}@{}", r.as_str().unwrap(), r.timestamp().unwrap());
+            r.set_text(&text);
+            r
+        })
+        .operator(Marks)
+        .to_topic("out");
+    let (out, _, _) = run(&p, 1, &[("a", 10), ("a", 1000)]);
+    assert_eq!(
+        out,
+        [
+            r#"{"key":"a","window_start":0,"window_end":1000,"n":1}@999"#,
+            r#"{"wm":999}"#,
+            r#"{"key":"a","window_start":1000,"window_end":2000,"n":1}@1999"#,
+        ]
+    );
+}
