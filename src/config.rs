@@ -15,6 +15,8 @@ use std::time::Duration;
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 
+pub use crate::access::config::{Access, Secret, StaticToken};
+pub use crate::tls::TlsFiles;
 mod pipeline;
 mod window;
 pub use pipeline::{
@@ -31,6 +33,12 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Per-connection limits and timeouts.
     pub limits: Limits,
+    /// Who may connect: allowed origins and authentication (`[access]`). Default: anyone.
+    pub access: Access,
+    /// Serve `wss://` (TLS) with this certificate and key (`[tls]`). Default: plain `ws://`.
+    pub tls: Option<TlsFiles>,
+    /// Metrics and the dashboard.
+    pub metrics: MetricsConfig,
     /// The worker pool that runs pipelines (`[workers]`).
     pub workers: WorkerConfig,
     /// Transform pipelines (`[[pipeline]]` tables).
@@ -43,8 +51,38 @@ impl Default for Config {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             limits: Limits::default(),
+            access: Access::default(),
+            tls: None,
+            metrics: MetricsConfig::default(),
             workers: WorkerConfig::default(),
             pipelines: Vec::new(),
+        }
+    }
+}
+
+/// Metrics and dashboard settings (`[metrics]` table).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Topic names that get their own series in `/metrics` and in `Stats::per_topic`. Default
+    /// 100. Later names are aggregated under the label value `~other`, so a client that invents
+    /// topic names cannot grow the metrics without bound.
+    pub max_topic_series: usize,
+    /// Serve the dashboard (`GET /`, its assets and the `/_sluice/stats` live feed). Default
+    /// true. `/metrics`, `/healthz` and `/readyz` are always served.
+    pub dashboard: bool,
+    /// Record the delivery-latency and loop-time histograms. Default true. It costs one clock
+    /// read and a few histogram updates per loop iteration; `false` saves that and leaves both
+    /// histograms (and the dashboard's latency chart) empty. Counters are always kept.
+    pub latency_histograms: bool,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            max_topic_series: crate::metrics::DEFAULT_MAX_TOPIC_SERIES,
+            dashboard: true,
+            latency_histograms: true,
         }
     }
 }
@@ -92,6 +130,24 @@ pub struct Limits {
     /// Default 5 s.
     #[serde(deserialize_with = "de_duration")]
     pub shutdown_timeout: Duration,
+    /// Most frames one fragmented message may arrive in. Default 4096. Over it: close `1008`.
+    pub max_fragments: usize,
+    /// Most empty data frames (no payload) in one fragmented message. Default 8. Over it: close
+    /// `1008` (empty fragments cost work and never make progress).
+    pub max_empty_fragments: usize,
+    /// Most connections held at once (any state). Default `0`: no limit. Past it a new
+    /// connection is refused at accept (a plain-HTTP listener writes a `503` first) and counted
+    /// in `Stats::refused_max_connections`.
+    pub max_connections: usize,
+    /// Most connections from one client IP address. Default `0`: no limit. Past it: refused at
+    /// accept like `max_connections`, counted in `Stats::refused_per_ip`.
+    pub max_connections_per_ip: usize,
+    /// Inbound data messages per second allowed on one connection. Default `0`: no limit. Over
+    /// it: close `1008` ("message rate limit exceeded"), counted in `Stats::rate_limit_closes`.
+    pub max_messages_per_sec: u32,
+    /// Messages a connection may send at once before the rate applies. Default `0`: the same as
+    /// `max_messages_per_sec` (one second's worth).
+    pub message_burst: u32,
 }
 
 impl Default for Limits {
@@ -108,6 +164,12 @@ impl Default for Limits {
             pong_timeout: Duration::from_secs(10),
             close_timeout: Duration::from_secs(5),
             shutdown_timeout: Duration::from_secs(5),
+            max_fragments: 4096,
+            max_empty_fragments: 8,
+            max_connections: 0,
+            max_connections_per_ip: 0,
+            max_messages_per_sec: 0,
+            message_burst: 0,
         }
     }
 }
@@ -183,6 +245,9 @@ impl Config {
         if l.max_topics_per_subscription == 0 {
             return Err(("limits.max_topics_per_subscription", "must be at least 1".into()));
         }
+        if self.metrics.max_topic_series > 10_000 {
+            return Err(("metrics.max_topic_series", "must be at most 10000".into()));
+        }
         for (key, d) in [
             ("limits.handshake_timeout", l.handshake_timeout),
             ("limits.pong_timeout", l.pong_timeout),
@@ -191,6 +256,28 @@ impl Config {
             if d.is_zero() {
                 return Err((key, "must be longer than 0".into()));
             }
+        }
+        if l.max_fragments == 0 {
+            return Err(("limits.max_fragments", "must be at least 1".into()));
+        }
+        if l.max_connections_per_ip > 0
+            && l.max_connections > 0
+            && l.max_connections_per_ip > l.max_connections
+        {
+            return Err((
+                "limits.max_connections_per_ip",
+                format!("must not exceed max_connections ({})", l.max_connections),
+            ));
+        }
+        if l.message_burst > 0 && l.max_messages_per_sec == 0 {
+            return Err((
+                "limits.message_burst",
+                "is only meaningful with max_messages_per_sec".into(),
+            ));
+        }
+        self.access.validate()?;
+        if let Some(tls) = &self.tls {
+            tls.validate()?;
         }
         let w = &self.workers;
         if w.count > 1024 {

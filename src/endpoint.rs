@@ -6,7 +6,11 @@
 //! | `/pub/<topic>` | WebSocket; every message is published to `<topic>` |
 //! | `/sub/<topic>[,<topic>…]` | WebSocket; receives every message of those topics |
 //! | `/echo` | WebSocket; echoes every message |
-//! | `/healthz` | plain HTTP `200 ok` |
+//! | `/healthz` | plain HTTP `200 ok`: the process is alive and its loop turns |
+//! | `/readyz` | plain HTTP `200` when ready to serve (listening), else `503`; the body lists each check |
+//! | `/metrics` | the Prometheus text exposition of [`crate::Stats`] |
+//! | `/` and `/_sluice/*.{css,js}` | the dashboard page and its assets (unless `metrics.dashboard = false`) |
+//! | `/_sluice/stats` | WebSocket; the dashboard's live feed (JSON, once a second) |
 //!
 //! Custom endpoints are matched first, by exact path.
 
@@ -59,15 +63,27 @@ pub(crate) enum Target {
     Http(Response),
     /// A custom HTTP endpoint, by path.
     Custom(String),
+    /// `/metrics`: rendered from the reactor's counters.
+    Metrics,
+    /// `/readyz`: the reactor's readiness checks.
+    Ready,
+    /// WebSocket: the dashboard's live feed.
+    Feed,
 }
 
 /// The routing table.
 #[derive(Debug, Default)]
 pub(crate) struct Routes {
     custom: HashMap<String, Endpoint>,
+    dashboard: bool,
 }
 
 impl Routes {
+    /// Serve the dashboard page, its assets and its feed.
+    pub(crate) fn set_dashboard(&mut self, on: bool) {
+        self.dashboard = on;
+    }
+
     pub(crate) fn add(&mut self, path: &str, endpoint: Endpoint) {
         self.custom.insert(path.to_string(), endpoint);
     }
@@ -91,8 +107,17 @@ impl Routes {
         if path == "/echo" {
             return Target::Echo;
         }
-        if path == "/healthz" {
-            return Target::Http(Response::text(200, "ok\n"));
+        match path {
+            "/healthz" => return Target::Http(Response::text(200, "ok\n")),
+            "/readyz" => return Target::Ready,
+            "/metrics" => return Target::Metrics,
+            crate::dashboard::FEED_PATH if self.dashboard => return Target::Feed,
+            _ => {}
+        }
+        if self.dashboard {
+            if let Some(resp) = crate::dashboard::asset(path) {
+                return Target::Http(resp);
+            }
         }
         if let Some(topic) = path.strip_prefix("/pub/") {
             return match validate_topic(topic) {
@@ -120,7 +145,7 @@ impl Routes {
         }
         Target::Http(Response::error(
             404,
-            "no such endpoint; try /pub/<topic>, /sub/<topic>, /echo",
+            "no such endpoint; try /pub/<topic>, /sub/<topic>, /echo, /metrics, /healthz, /readyz",
         ))
     }
 }
@@ -149,6 +174,20 @@ mod tests {
         assert_eq!(status(r.resolve("/sub/a,,b", 64)), 400);
         assert_eq!(status(r.resolve("/sub/a,b,c", 2)), 400);
         assert_eq!(status(r.resolve("/pub/x/y", 64)), 400);
+        assert_eq!(r.resolve("/metrics", 64), Target::Metrics);
+        assert_eq!(r.resolve("/readyz", 64), Target::Ready);
+    }
+
+    #[test]
+    fn the_dashboard_can_be_turned_off() {
+        let mut r = Routes::default();
+        assert_eq!(status(r.resolve("/", 64)), 404);
+        assert_eq!(status(r.resolve("/_sluice/stats", 64)), 404);
+        r.set_dashboard(true);
+        assert_eq!(status(r.resolve("/", 64)), 200);
+        assert_eq!(status(r.resolve("/_sluice/dashboard.js", 64)), 200);
+        assert_eq!(r.resolve("/_sluice/stats", 64), Target::Feed);
+        assert_eq!(status(r.resolve("/_sluice/nope.js", 64)), 404);
     }
 
     #[test]

@@ -31,20 +31,28 @@
 
 #![warn(missing_docs)]
 
+mod access;
 pub mod clock;
 pub mod config;
 mod conn;
+mod dashboard;
 mod endpoint;
 pub mod error;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod logging;
+pub mod metrics;
 pub mod ops;
 mod reactor;
+mod tls;
 mod topic;
 pub mod worker;
 
 pub use clock::Clock;
-pub use config::{Config, Limits, WorkerConfig};
+pub use config::{Config, Limits, MetricsConfig, WorkerConfig};
 pub use conn::http::{Request, Response};
+pub use dashboard::FEED_PATH;
 pub use endpoint::{Endpoint, HttpHandler};
 pub use error::{ConfigError, Error, HandleError, TopicError};
 pub use ops::{
@@ -54,8 +62,8 @@ pub use ops::{
 pub use reactor::handle::{Handle, Message};
 pub use reactor::stats::{PipelineStats, Stats};
 pub use reactor::{
-    Reactor, Status, ACCEPT_BUDGET, ACCEPT_PAUSE, COMMAND_BUDGET, READS_PER_WAKE, RESULT_BUDGET,
-    SCRATCH_LEN,
+    Reactor, Status, ACCEPT_BUDGET, ACCEPT_PAUSE, COMMAND_BUDGET, LISTEN_BACKLOG, READS_PER_WAKE,
+    RESULT_BUDGET, SCRATCH_LEN,
 };
 pub use topic::{validate_topic, MAX_TOPIC_LEN};
 pub use worker::IdleStrategy;

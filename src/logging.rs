@@ -79,7 +79,8 @@ pub fn init(level: Option<&str>, format: LogFormat) -> Result<(), String> {
     Ok(())
 }
 
-fn json_escape(s: &str) -> String {
+/// Escape a string for a JSON string literal (without the quotes).
+pub(crate) fn json_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

@@ -9,6 +9,8 @@ use std::fmt;
 
 use slab::Slab;
 
+use crate::metrics::{SeriesId, TopicTable};
+
 /// The longest topic name, in bytes.
 pub const MAX_TOPIC_LEN: usize = 128;
 
@@ -61,9 +63,9 @@ pub(crate) type TopicId = usize;
 pub(crate) struct Topic {
     pub(crate) name: Box<str>,
     pub(crate) subscribers: Slab<usize>,
-    publishers: usize,
-    /// Messages published to the topic (by connections and handles).
-    pub(crate) messages_in: u64,
+    pub(crate) publishers: usize,
+    /// This topic's series in the metrics table (its own, or the shared overflow series).
+    pub(crate) series: SeriesId,
     /// Pipelines reading this topic (indexes into the worker pool's pipelines).
     pub(crate) pipes: Box<[u32]>,
     /// A topic a pipeline reads or writes lives as long as the reactor.
@@ -89,8 +91,9 @@ impl Topics {
         self.by_name.get(name).copied()
     }
 
-    /// Find or create a topic. The caller has validated the name.
-    pub(crate) fn intern(&mut self, name: &str) -> TopicId {
+    /// Find or create a topic, giving a new one its metrics series. The caller has validated
+    /// the name.
+    pub(crate) fn intern(&mut self, name: &str, series: &mut TopicTable) -> TopicId {
         if let Some(&id) = self.by_name.get(name) {
             return id;
         }
@@ -98,7 +101,7 @@ impl Topics {
             name: name.into(),
             subscribers: Slab::new(),
             publishers: 0,
-            messages_in: 0,
+            series: series.series(name),
             pipes: Box::new([]),
             pinned: false,
         });
@@ -154,6 +157,11 @@ impl Topics {
     pub(crate) fn len(&self) -> usize {
         self.topics.len()
     }
+
+    /// Every live topic.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Topic> {
+        self.topics.iter().map(|(_, t)| t)
+    }
 }
 
 #[cfg(test)]
@@ -174,7 +182,7 @@ mod tests {
     #[test]
     fn topics_are_freed_when_unused() {
         let mut t = Topics::default();
-        let a = t.intern("a");
+        let a = t.intern("a", &mut TopicTable::new(10));
         let slot = t.subscribe(a, 7);
         t.add_publisher(a);
         assert_eq!(t.lookup("a"), Some(a));

@@ -5,13 +5,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 echo "== test dependencies"
-# Java 17 and Apache Flink for the Flink conformance test (tests/flink_conformance.rs).
-tests/flink/install.sh
+tests/tools/install-deps.sh
 
 echo "== toolchain checks"
 cargo fmt --all -- --check
 cargo clippy --locked --all-targets -- -D warnings
+cargo clippy --locked --features fuzzing --lib --test fuzz_seeds -- -D warnings
 
 echo "== tests"
 cargo test --locked --all-targets
 cargo test --locked --doc
+# The fuzz targets' entry points, replaying their seeds and saved regressions (fuzz/).
+cargo test --locked --features fuzzing --test fuzz_seeds

@@ -43,3 +43,22 @@ fn a_stalled_subscriber_is_closed_at_its_bound_and_others_keep_flowing() {
         assert_eq!(stats.slow_consumer_closes, 1);
     });
 }
+
+#[test]
+fn a_close_right_after_the_upgrade_still_sends_the_101_first() {
+    watchdog(60, || {
+        let mut config = util::test_config();
+        config.limits.max_queued_bytes = 1024;
+        let relay = Relay::start_with(config);
+        // The upgrade and an echo bigger than the queue bound arrive in one segment: the echo
+        // overflows the bound before the 101 has left.
+        let mut raw = Raw::connect(relay.addr);
+        let mut bytes = Raw::upgrade_request("/echo").into_bytes();
+        bytes.extend(util::encode_frame(true, 2, &[5u8; 2000], true));
+        raw.send(&bytes);
+        assert_eq!(raw.read_response_head().0, 101);
+        let (code, reason) = raw.expect_close();
+        assert_eq!(code, 1008);
+        assert!(reason.contains("slow consumer"), "{reason}");
+    });
+}

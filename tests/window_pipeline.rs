@@ -119,6 +119,21 @@ fn late_updates_and_late_events_across_three_workers() {
         let s = relay.wait_stats("late counters", |s| s.pipelines[0].late_out == 4);
         let p = &s.pipelines[0];
         assert_eq!((p.windows_fired, p.updates, p.late_dropped), (8, 4, 0));
+        // The same counters on /metrics.
+        let mut raw = util::Raw::connect(relay.addr);
+        raw.send(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        let text = String::from_utf8_lossy(&raw.read_to_end()).into_owned();
+        let name = p.name.as_str();
+        for line in [
+            format!("sluice_pipeline_window_results_total{{pipeline=\"{name}\"}} 8"),
+            format!("sluice_pipeline_window_updates_total{{pipeline=\"{name}\"}} 4"),
+            format!(
+                "sluice_pipeline_late_events_total{{pipeline=\"{name}\",action=\"published\"}} 4"
+            ),
+            format!("sluice_pipeline_errors_total{{pipeline=\"{name}\",kind=\"time\"}} 0"),
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} not in:\n{text}");
+        }
     });
 }
 

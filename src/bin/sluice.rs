@@ -57,6 +57,30 @@ struct Cli {
     /// Time allowed to flush on a graceful stop (SIGINT/SIGTERM).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     shutdown_timeout: Option<Duration>,
+    /// Most frames in one fragmented message; more closes with 1008.
+    #[arg(long, value_name = "N")]
+    max_fragments: Option<usize>,
+    /// Most empty frames in one fragmented message; more closes with 1008.
+    #[arg(long, value_name = "N")]
+    max_empty_fragments: Option<usize>,
+    /// Most connections at once (0: no limit); past it new connections are refused.
+    #[arg(long, value_name = "N")]
+    max_connections: Option<usize>,
+    /// Most connections from one IP address (0: no limit).
+    #[arg(long, value_name = "N")]
+    max_connections_per_ip: Option<usize>,
+    /// Inbound messages per second per connection (0: no limit); over it closes with 1008.
+    #[arg(long, value_name = "N")]
+    max_messages_per_sec: Option<u32>,
+    /// Messages a connection may send at once before the rate applies (0: one second's worth).
+    #[arg(long, value_name = "N")]
+    message_burst: Option<u32>,
+    /// Serve wss:// with this PEM certificate chain (needs --tls-key).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// Worker threads for pipelines [default: cores - 1, at least 1].
     #[arg(long, value_name = "N")]
     workers: Option<usize>,
@@ -134,8 +158,17 @@ impl Cli {
             idle_ping,
             pong_timeout,
             close_timeout,
-            shutdown_timeout
+            shutdown_timeout,
+            max_fragments,
+            max_empty_fragments,
+            max_connections,
+            max_connections_per_ip,
+            max_messages_per_sec,
+            message_burst
         );
+        if let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) {
+            config.tls = Some(sluice::config::TlsFiles { cert: cert.clone(), key: key.clone() });
+        }
     }
 }
 
@@ -296,11 +329,19 @@ fn run(config: Config) -> Result<(), sluice::Error> {
     })?;
     let l = &config.limits;
     log::info!(
-        "sluice {} listening on {} (max message {} B, queue bound {} B per connection)",
+        "sluice {} listening on {} ({}, {}; max message {} B, queue bound {} B per connection)",
         env!("CARGO_PKG_VERSION"),
         reactor.local_addr(),
+        if config.tls.is_some() { "wss" } else { "ws" },
+        if config.access.auth_enabled() { "authentication on" } else { "no authentication" },
         l.max_message_size,
         l.max_queued_bytes
     );
+    let addr = reactor.local_addr();
+    if config.metrics.dashboard {
+        log::info!("dashboard on http://{addr}/, metrics on http://{addr}/metrics");
+    } else {
+        log::info!("metrics on http://{addr}/metrics (dashboard off)");
+    }
     reactor.run()
 }

@@ -18,7 +18,7 @@ pub const CLOSE_AWAY: u16 = 1001;
 pub const CLOSE_PROTOCOL: u16 = 1002;
 /// Close code 1007: invalid payload data (bad UTF-8 in a text message or close reason).
 pub const CLOSE_INVALID: u16 = 1007;
-/// Close code 1008: policy violation (slow consumer).
+/// Close code 1008: policy violation (slow consumer, fragment and rate limits, expired token).
 pub const CLOSE_POLICY: u16 = 1008;
 /// Close code 1009: message too big.
 pub const CLOSE_TOO_BIG: u16 = 1009;
@@ -37,6 +37,10 @@ pub(crate) enum Role {
 pub(crate) struct FrameLimits {
     pub(crate) max_frame: usize,
     pub(crate) max_message: usize,
+    /// Frames per fragmented message.
+    pub(crate) max_fragments: usize,
+    /// Empty data frames per fragmented message.
+    pub(crate) max_empty_fragments: usize,
 }
 
 /// Why we are closing: a close code and a short reason (at most 123 bytes on the wire).
@@ -103,6 +107,9 @@ struct Fragments {
     buf: Vec<u8>,
     /// Prefix of `buf` known to be valid UTF-8 (text only).
     utf8_ok: usize,
+    /// Frames received for this message, and how many of them were empty.
+    frames: usize,
+    empty: usize,
 }
 
 /// Per-connection frame state: only the fragmented message in progress, if any. An idle
@@ -245,7 +252,8 @@ impl FrameReader {
                     }
                     return Ok(handler(Event::Message { text, payload }));
                 }
-                let mut frag = Box::new(Fragments { text, buf: Vec::new(), utf8_ok: 0 });
+                let mut frag =
+                    Box::new(Fragments { text, buf: Vec::new(), utf8_ok: 0, frames: 0, empty: 0 });
                 frag.append(payload, limits)?;
                 self.frag = Some(frag);
                 Ok(Flow::Continue)
@@ -284,6 +292,25 @@ impl FrameReader {
 
 impl Fragments {
     fn append(&mut self, payload: &[u8], limits: &FrameLimits) -> Result<(), CloseReason> {
+        self.frames += 1;
+        if self.frames > limits.max_fragments {
+            return Err(CloseReason::new(
+                CLOSE_POLICY,
+                format!("message in more than {} fragments", limits.max_fragments),
+            ));
+        }
+        if payload.is_empty() {
+            self.empty += 1;
+            if self.empty > limits.max_empty_fragments {
+                return Err(CloseReason::new(
+                    CLOSE_POLICY,
+                    format!(
+                        "message with more than {} empty fragments",
+                        limits.max_empty_fragments
+                    ),
+                ));
+            }
+        }
         let total = self.buf.len() + payload.len();
         if total > limits.max_message {
             return Err(CloseReason::new(
@@ -388,7 +415,12 @@ pub(crate) fn close_payload(code: u16, reason: &str) -> Vec<u8> {
 mod tests {
     use super::*;
 
-    const LIMITS: FrameLimits = FrameLimits { max_frame: 1000, max_message: 2000 };
+    const LIMITS: FrameLimits = FrameLimits {
+        max_frame: 1000,
+        max_message: 2000,
+        max_fragments: 10,
+        max_empty_fragments: 3,
+    };
 
     fn client_frame(opcode: u8, fin: bool, payload: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();
@@ -526,6 +558,31 @@ mod tests {
         f.extend(client_frame(0, false, &[0; 900]));
         f.extend(client_frame(0, true, &[0; 900]));
         assert_eq!(run(&f).0.unwrap_err().code, CLOSE_TOO_BIG);
+    }
+
+    #[test]
+    fn fragment_counts_are_capped() {
+        // Ten fragments are fine, eleven are not.
+        let mut f = client_frame(2, false, b"a");
+        for _ in 0..8 {
+            f.extend(client_frame(0, false, b"b"));
+        }
+        let mut ok = f.clone();
+        ok.extend(client_frame(0, true, b"c"));
+        assert_eq!(run(&ok).1, ["b:abbbbbbbbc"]);
+        f.extend(client_frame(0, false, b"b"));
+        f.extend(client_frame(0, true, b"c"));
+        assert_eq!(run(&f).0.unwrap_err().code, CLOSE_POLICY);
+        // Three empty fragments are fine, a fourth is not.
+        let mut f = client_frame(1, false, b"");
+        f.extend(client_frame(0, false, b""));
+        f.extend(client_frame(0, false, b"x"));
+        let mut ok = f.clone();
+        ok.extend(client_frame(0, true, b""));
+        assert_eq!(run(&ok).1, ["t:x"]);
+        f.extend(client_frame(0, false, b""));
+        f.extend(client_frame(0, false, b""));
+        assert_eq!(run(&f).0.unwrap_err().code, CLOSE_POLICY);
     }
 
     #[test]

@@ -41,6 +41,15 @@ impl<'a> Request<'a> {
             .map(str::trim)
     }
 
+    /// Every header named `name` (case-insensitive) that is valid UTF-8, trimmed.
+    pub(crate) fn header_values<'s>(&'s self, name: &'s str) -> impl Iterator<Item = &'a str> + 's {
+        self.headers
+            .iter()
+            .filter(move |h| h.name.eq_ignore_ascii_case(name))
+            .filter_map(|h| std::str::from_utf8(h.value).ok())
+            .map(str::trim)
+    }
+
     /// True if any header `name` holds `token` in its comma-separated list (case-insensitive).
     pub fn has_token(&self, name: &str, token: &str) -> bool {
         self.headers.iter().filter(|h| h.name.eq_ignore_ascii_case(name)).any(|h| {

@@ -16,17 +16,17 @@
 pub(crate) mod frames;
 pub mod http;
 pub(crate) mod out;
+pub(crate) mod transport;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use mio::net::TcpStream;
-
 use crate::config::Limits;
 use crate::topic::TopicId;
 use frames::{CloseReason, FrameReader, Role};
-use out::OutQueue;
+use out::{OutQueue, Stamp};
+use transport::Transport;
 
 /// Where a connection is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,6 +52,19 @@ pub(crate) enum Kind {
     Subscribe(Box<[(TopicId, usize)]>),
     /// `/echo`: every message is sent back.
     Echo,
+    /// `/_sluice/stats`: the dashboard's live feed; the value is its slot in the feed's set.
+    Feed(usize),
+}
+
+/// Outcome of [`Conn::closing_flushed`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Closed {
+    /// Free the connection now.
+    Free,
+    /// Half-closed; lingering until the peer's EOF.
+    Linger,
+    /// The TLS `close_notify` is not fully written; wait for a writable event.
+    Pending,
 }
 
 /// What a timer wants done with the connection.
@@ -67,12 +80,14 @@ pub(crate) enum TimerVerdict {
     Close(CloseReason),
     /// Free the connection now.
     Drop,
+    /// The connection's credentials expired: close it with `1008`.
+    Expired,
 }
 
 /// A connection in the reactor's slab.
 #[derive(Debug)]
 pub(crate) struct Conn {
-    pub(crate) stream: TcpStream,
+    pub(crate) stream: Transport,
     pub(crate) peer: SocketAddr,
     /// Unique for the life of the reactor; slab keys are reused, ids are not.
     pub(crate) id: u64,
@@ -94,11 +109,15 @@ pub(crate) struct Conn {
     pub(crate) last_rx: Instant,
     /// When the outstanding keepalive ping was sent.
     pub(crate) ping_sent: Option<Instant>,
+    /// When the credentials the connection was admitted with expire (a JWT's `exp`).
+    pub(crate) expires: Option<Instant>,
+    /// Inbound rate limit: the theoretical arrival time of the next message (GCRA).
+    pub(crate) rate_tat: Instant,
 }
 
 impl Conn {
     pub(crate) fn new(
-        stream: TcpStream,
+        stream: Transport,
         peer: SocketAddr,
         id: u64,
         now: Instant,
@@ -119,6 +138,8 @@ impl Conn {
             deadline: now + limits.handshake_timeout,
             last_rx: now,
             ping_sent: None,
+            expires: None,
+            rate_tat: now,
         }
     }
 
@@ -135,10 +156,16 @@ impl Conn {
     /// Queue an encoded buffer if it fits under `max` queued bytes.
     #[must_use]
     pub(crate) fn try_queue(&mut self, data: Arc<[u8]>, max: usize) -> bool {
+        self.try_queue_stamped(data, max, Stamp::NONE)
+    }
+
+    /// [`Conn::try_queue`] for a batch of messages whose delivery latency is measured.
+    #[must_use]
+    pub(crate) fn try_queue_stamped(&mut self, data: Arc<[u8]>, max: usize, stamp: Stamp) -> bool {
         if self.out.queued() + data.len() > max {
             return false;
         }
-        self.out.push(data);
+        self.out.push_stamped(data, stamp);
         true
     }
 
@@ -174,15 +201,20 @@ impl Conn {
         self.set_state(State::Closing);
     }
 
-    /// Called when the outgoing queue has drained in `Closing`: half-close and linger, or free
-    /// the connection if the peer already sent EOF.
-    pub(crate) fn closing_flushed(&mut self) -> bool {
+    /// Called when the outgoing queue has drained in `Closing`: half-close (after a TLS
+    /// `close_notify`) and linger, or free the connection if the peer already sent EOF.
+    pub(crate) fn closing_flushed(&mut self) -> Closed {
         if self.peer_eof {
-            return true;
+            return Closed::Free;
         }
-        let _ = self.stream.shutdown(std::net::Shutdown::Write);
-        self.set_state(State::Linger);
-        false
+        match self.stream.finish_writes() {
+            Ok(true) => {
+                self.set_state(State::Linger);
+                Closed::Linger
+            }
+            Ok(false) => Closed::Pending,
+            Err(_) => Closed::Free,
+        }
     }
 
     /// Decide what the armed timer means at `now`.
@@ -195,7 +227,17 @@ impl Conn {
                     TimerVerdict::Rearm(self.deadline)
                 }
             }
-            State::Open => keepalive(now, self.last_rx, &mut self.ping_sent, limits),
+            State::Open => {
+                if self.expires.is_some_and(|at| now >= at) {
+                    return TimerVerdict::Expired;
+                }
+                match keepalive(now, self.last_rx, &mut self.ping_sent, limits) {
+                    TimerVerdict::Idle => {
+                        self.expires.map_or(TimerVerdict::Idle, TimerVerdict::Rearm)
+                    }
+                    other => other,
+                }
+            }
         }
     }
 
@@ -203,13 +245,39 @@ impl Conn {
     pub(crate) fn next_deadline(&self, limits: &Limits) -> Option<Instant> {
         match self.state {
             State::Http | State::Closing | State::Linger => Some(self.deadline),
-            State::Open => match self.ping_sent {
-                Some(at) => Some(at + limits.pong_timeout),
-                None if limits.idle_ping.is_zero() => None,
-                None => Some(self.last_rx + limits.idle_ping),
-            },
+            State::Open => {
+                let keepalive = match self.ping_sent {
+                    Some(at) => Some(at + limits.pong_timeout),
+                    None if limits.idle_ping.is_zero() => None,
+                    None => Some(self.last_rx + limits.idle_ping),
+                };
+                match (keepalive, self.expires) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                }
+            }
         }
     }
+}
+
+/// The inbound rate limit, as a generic cell rate algorithm: admit `n` (at least 1) messages
+/// arriving at `now` unless the last of them is more than `tolerance` ahead of its theoretical
+/// arrival time; admitted messages move the theoretical arrival time `tat` on by one `interval`
+/// each. With `tolerance = (burst - 1) × interval` a client may send `burst` messages at once,
+/// then one per `interval`.
+pub(crate) fn rate_admit(
+    tat: &mut Instant,
+    now: Instant,
+    n: u32,
+    interval: std::time::Duration,
+    tolerance: std::time::Duration,
+) -> bool {
+    let last = (*tat).max(now) + interval * n.saturating_sub(1);
+    if last.duration_since(now) > tolerance {
+        return false;
+    }
+    *tat = last + interval;
+    true
 }
 
 /// Keepalive: ping after `idle_ping` without input; close if nothing arrives within
@@ -282,6 +350,31 @@ mod tests {
         // A pong (or any frame) arrived at 33: the next ping is due 30 s after it.
         assert_eq!(keepalive(at(40), at(33), &mut sent, &l), TimerVerdict::Rearm(at(63)));
         assert_eq!(sent, None);
+    }
+
+    #[test]
+    fn rate_admits_a_burst_then_one_per_interval() {
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        let (interval, tolerance) = (ms(100), ms(200)); // 10/s, burst 3
+        let mut tat = t0;
+        let admitted: Vec<bool> =
+            (0..4).map(|_| rate_admit(&mut tat, t0, 1, interval, tolerance)).collect();
+        assert_eq!(admitted, [true, true, true, false]);
+        assert!(!rate_admit(&mut tat, t0 + ms(50), 1, interval, tolerance));
+        assert!(rate_admit(&mut tat, t0 + ms(100), 1, interval, tolerance));
+        // A long pause refills the burst, no more.
+        let later = t0 + Duration::from_secs(10);
+        let admitted: Vec<bool> =
+            (0..4).map(|_| rate_admit(&mut tat, later, 1, interval, tolerance)).collect();
+        assert_eq!(admitted, [true, true, true, false]);
+        // Batches count message by message: a burst of 3 at once passes, 4 do not.
+        let mut tat = t0;
+        assert!(rate_admit(&mut tat, t0, 3, interval, tolerance));
+        assert!(!rate_admit(&mut tat, t0, 1, interval, tolerance));
+        let mut tat = t0;
+        assert!(!rate_admit(&mut tat, t0, 4, interval, tolerance));
+        assert_eq!(tat, t0, "a refused batch takes nothing");
     }
 
     #[test]

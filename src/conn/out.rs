@@ -5,6 +5,10 @@
 //! Writing gathers up to [`MAX_IOVECS`] entries into one `writev`; a partial write leaves an
 //! offset into the head entry and is resumed on the next writable event. The byte count of what
 //! is still unsent is what the slow-consumer bound is checked against.
+//!
+//! An entry may carry a [`Stamp`]: when the batch of messages in it was read. When its last
+//! byte is written, `flush_to` hands the stamp to its caller, which records the delivery
+//! latency; the queue itself never reads the clock.
 
 use std::collections::VecDeque;
 use std::io::{self, IoSlice, Write};
@@ -13,10 +17,25 @@ use std::sync::Arc;
 /// Buffers gathered into one `writev` call.
 pub(crate) const MAX_IOVECS: usize = 64;
 
+/// When a queued batch of messages was read (nanoseconds on the reactor's metrics clock), and
+/// how many messages it holds. Kept to 16 bytes: it rides in every queue entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Stamp {
+    pub(crate) at_ns: u64,
+    /// 0: not stamped (control frames, HTTP responses, echoes).
+    pub(crate) messages: u32,
+}
+
+impl Stamp {
+    /// No stamp.
+    pub(crate) const NONE: Stamp = Stamp { at_ns: 0, messages: 0 };
+}
+
 #[derive(Debug)]
 struct Chunk {
     data: Arc<[u8]>,
     pos: usize,
+    stamp: Stamp,
 }
 
 /// Outcome of a flush.
@@ -33,6 +52,9 @@ pub(crate) enum Flushed {
 pub(crate) struct OutQueue {
     chunks: VecDeque<Chunk>,
     queued: usize,
+    /// Leading buffers that must go out even when the rest is discarded: the HTTP responses up
+    /// to and including the `101`, without which the client cannot read what follows.
+    essential: usize,
 }
 
 impl OutQueue {
@@ -47,26 +69,44 @@ impl OutQueue {
 
     /// Queue a buffer. The caller has checked the bound.
     pub(crate) fn push(&mut self, data: Arc<[u8]>) {
+        self.push_stamped(data, Stamp::NONE);
+    }
+
+    /// Queue a buffer that [`OutQueue::discard_unstarted`] never drops, nor anything queued
+    /// before it (the `101 Switching Protocols`).
+    pub(crate) fn push_essential(&mut self, data: Arc<[u8]>) {
+        self.push(data);
+        self.essential = self.chunks.len();
+    }
+
+    /// Queue a buffer whose completion is reported to `flush_to`'s caller with `stamp`.
+    pub(crate) fn push_stamped(&mut self, data: Arc<[u8]>, stamp: Stamp) {
         if data.is_empty() {
             return;
         }
         self.queued += data.len();
-        self.chunks.push_back(Chunk { data, pos: 0 });
+        self.chunks.push_back(Chunk { data, pos: 0, stamp });
     }
 
     /// Drop everything not yet started; a buffer already partly written is kept so the byte
-    /// stream stays a valid sequence of frames. Returns the bytes dropped.
+    /// stream stays a valid sequence of frames, and so are essential buffers. Returns the bytes
+    /// dropped.
     pub(crate) fn discard_unstarted(&mut self) -> usize {
-        let keep = usize::from(self.chunks.front().is_some_and(|c| c.pos > 0));
+        let started = usize::from(self.chunks.front().is_some_and(|c| c.pos > 0));
         let before = self.queued;
-        self.chunks.truncate(keep);
-        self.queued = self.chunks.front().map_or(0, |c| c.data.len() - c.pos);
+        self.chunks.truncate(started.max(self.essential));
+        self.queued = self.chunks.iter().map(|c| c.data.len() - c.pos).sum();
         self.release_if_empty();
         before - self.queued
     }
 
     /// Write as much as the socket takes, `writev`-ing up to [`MAX_IOVECS`] buffers at a time.
-    pub(crate) fn flush_to<W: Write>(&mut self, w: &mut W) -> io::Result<Flushed> {
+    /// `written` is called with the stamp of every stamped buffer whose last byte went out.
+    pub(crate) fn flush_to<W: Write>(
+        &mut self,
+        w: &mut W,
+        mut written: impl FnMut(Stamp),
+    ) -> io::Result<Flushed> {
         while !self.chunks.is_empty() {
             let result = if self.chunks.len() == 1 {
                 // The common case on fan-out (one batch per subscriber per iteration): a plain
@@ -84,7 +124,7 @@ impl OutQueue {
             };
             match result {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(written) => self.advance(written),
+                Ok(n) => self.advance(n, &mut written),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Flushed::WouldBlock),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
@@ -94,7 +134,7 @@ impl OutQueue {
         Ok(Flushed::All)
     }
 
-    fn advance(&mut self, mut written: usize) {
+    fn advance(&mut self, mut written: usize, done: &mut impl FnMut(Stamp)) {
         self.queued -= written;
         while written > 0 {
             let head = self.chunks.front_mut().expect("wrote more than was queued");
@@ -104,7 +144,12 @@ impl OutQueue {
                 return;
             }
             written -= left;
-            self.chunks.pop_front();
+            self.essential = self.essential.saturating_sub(1);
+            if let Some(Chunk { stamp, .. }) = self.chunks.pop_front() {
+                if stamp.messages != 0 {
+                    done(stamp);
+                }
+            }
         }
     }
 
@@ -165,10 +210,10 @@ mod tests {
         q.push(a);
         assert_eq!(q.queued(), 17);
         let mut w = Trickle { got: Vec::new(), limit: 4, budget: 7, calls: 0 };
-        assert_eq!(q.flush_to(&mut w).unwrap(), Flushed::WouldBlock);
+        assert_eq!(q.flush_to(&mut w, |_| {}).unwrap(), Flushed::WouldBlock);
         assert_eq!(q.queued(), 10);
         w.budget = usize::MAX;
-        assert_eq!(q.flush_to(&mut w).unwrap(), Flushed::All);
+        assert_eq!(q.flush_to(&mut w, |_| {}).unwrap(), Flushed::All);
         assert_eq!(w.got, b"hello worldhello ");
         assert!(q.is_empty());
         assert_eq!(q.queued(), 0);
@@ -182,9 +227,43 @@ mod tests {
             q.push(frame.clone());
         }
         let mut w = Trickle { got: Vec::new(), limit: usize::MAX, budget: usize::MAX, calls: 0 };
-        q.flush_to(&mut w).unwrap();
+        q.flush_to(&mut w, |_| {}).unwrap();
         assert_eq!(w.got.len(), 1280);
         assert_eq!(w.calls, 128 / MAX_IOVECS);
+    }
+
+    #[test]
+    fn stamps_are_reported_once_the_last_byte_is_written() {
+        let mut q = OutQueue::default();
+        q.push_stamped(Arc::from(&b"abcd"[..]), Stamp { at_ns: 7, messages: 2 });
+        q.push(Arc::from(&b"ef"[..]));
+        q.push_stamped(Arc::from(&b"gh"[..]), Stamp { at_ns: 9, messages: 1 });
+        let mut seen = Vec::new();
+        let mut w = Trickle { got: Vec::new(), limit: 3, budget: 3, calls: 0 };
+        q.flush_to(&mut w, |s| seen.push(s.messages)).unwrap();
+        assert!(seen.is_empty(), "the first buffer is only partly written");
+        w.budget = usize::MAX;
+        q.flush_to(&mut w, |s| seen.push(s.messages)).unwrap();
+        assert_eq!(seen, [2, 1]);
+    }
+
+    #[test]
+    fn discard_keeps_essential_buffers() {
+        let mut q = OutQueue::default();
+        q.push(Arc::from(&b"HTTP/1.1 200"[..]));
+        q.push_essential(Arc::from(&b"HTTP/1.1 101"[..]));
+        q.push(Arc::from(&b"frame"[..]));
+        assert_eq!(q.discard_unstarted(), 5);
+        assert_eq!(q.queued(), 24);
+        let mut w = Trickle { got: Vec::new(), limit: usize::MAX, budget: 12, calls: 0 };
+        q.flush_to(&mut w, |_| {}).unwrap();
+        // The first is out; the 101 is still essential.
+        assert_eq!(q.discard_unstarted(), 0);
+        assert_eq!(q.queued(), 12);
+        w.budget = usize::MAX;
+        q.flush_to(&mut w, |_| {}).unwrap();
+        q.push(Arc::from(&b"later"[..]));
+        assert_eq!(q.discard_unstarted(), 5, "nothing is essential once sent");
     }
 
     #[test]
@@ -193,7 +272,7 @@ mod tests {
         q.push(Arc::from(&b"abcdef"[..]));
         q.push(Arc::from(&b"ghi"[..]));
         let mut w = Trickle { got: Vec::new(), limit: 2, budget: 2, calls: 0 };
-        q.flush_to(&mut w).unwrap();
+        q.flush_to(&mut w, |_| {}).unwrap();
         assert_eq!(q.discard_unstarted(), 3);
         assert_eq!(q.queued(), 4);
         let mut q2 = OutQueue::default();

@@ -4,18 +4,21 @@
 //! `Core` owns everything a handler touches; the socket-reading loop in `mod.rs` owns the
 //! scratch buffer and lends a slice of it here, so the two never alias.
 
+use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use mio::Registry;
 use slab::Slab;
 
-use crate::config::Limits;
+use crate::access::{Gate, Refusal};
+use crate::config::{Limits, MetricsConfig};
 use crate::conn::frames::{self, CloseReason, Event, Flow, FrameLimits};
 use crate::conn::http::{self, Parsed, Response};
-use crate::conn::out::Flushed;
-use crate::conn::{Conn, Kind, State, TimerVerdict};
+use crate::conn::out::{Flushed, Stamp};
+use crate::conn::{rate_admit, Closed, Conn, Kind, State, TimerVerdict};
 use crate::endpoint::{Routes, Target};
+use crate::metrics::Registry;
 use crate::reactor::stats::Stats;
 use crate::reactor::timer::Timers;
 use crate::topic::{TopicId, Topics};
@@ -39,7 +42,13 @@ pub(crate) struct Core {
     pub(crate) routes: Routes,
     pub(crate) stats: Stats,
     pub(crate) limits: Limits,
-    registry: Registry,
+    /// Per-topic series, latency recorders, history: see `crate::metrics`.
+    pub(crate) metrics: Registry,
+    /// Dashboard live-feed connections (connection keys).
+    pub(crate) feed: Slab<usize>,
+    /// The listener is registered and accepting (for `/readyz`).
+    pub(crate) listening: bool,
+    registry: mio::Registry,
     frame_limits: FrameLimits,
     /// Connections with queued output, flushed once at the end of the loop iteration.
     dirty: Vec<usize>,
@@ -49,6 +58,12 @@ pub(crate) struct Core {
     pub(super) batch_payload: u64,
     /// Control frames (pongs) for the current connection when its data goes elsewhere.
     control: Vec<u8>,
+    /// Origin and authentication checks for upgrades.
+    pub(crate) gate: Gate,
+    /// Open connections per client IP (kept only when `max_connections_per_ip` is set).
+    per_ip: HashMap<IpAddr, u32>,
+    /// Inbound rate limit: (interval between messages, burst tolerance), when set.
+    rate: Option<(Duration, Duration)>,
     /// The worker pool, once pipelines have started.
     pub(crate) pool: Option<Pool>,
     /// Topic of each pool output slot.
@@ -58,16 +73,38 @@ pub(crate) struct Core {
 }
 
 impl Core {
-    pub(crate) fn new(limits: Limits, registry: Registry) -> Core {
+    pub(crate) fn new(
+        limits: Limits,
+        metrics: &MetricsConfig,
+        registry: mio::Registry,
+        now: Instant,
+        gate: Gate,
+    ) -> Core {
+        let rate = (limits.max_messages_per_sec > 0).then(|| {
+            let interval = Duration::from_secs(1) / limits.max_messages_per_sec;
+            let burst = if limits.message_burst > 0 {
+                limits.message_burst
+            } else {
+                limits.max_messages_per_sec
+            };
+            (interval, interval * (burst - 1))
+        });
+        let mut routes = Routes::default();
+        routes.set_dashboard(metrics.dashboard);
         Core {
             conns: Slab::new(),
             topics: Topics::default(),
             timers: Timers::default(),
-            routes: Routes::default(),
+            routes,
             stats: Stats::default(),
+            metrics: Registry::new(metrics.max_topic_series, metrics.latency_histograms, now),
+            feed: Slab::new(),
+            listening: true,
             frame_limits: FrameLimits {
                 max_frame: limits.max_frame_size,
                 max_message: limits.max_message_size,
+                max_fragments: limits.max_fragments,
+                max_empty_fragments: limits.max_empty_fragments,
             },
             limits,
             registry,
@@ -76,9 +113,44 @@ impl Core {
             batch_msgs: 0,
             batch_payload: 0,
             control: Vec::new(),
+            gate,
+            per_ip: HashMap::new(),
+            rate,
             pool: None,
             slot_topics: Vec::new(),
             results_more: false,
+        }
+    }
+
+    /// Admission at accept: `Some(why)` if a connection from `ip` must be refused now
+    /// (`max_connections`, `max_connections_per_ip`); counted. Otherwise the connection is
+    /// counted against its IP.
+    pub(crate) fn admit(&mut self, ip: IpAddr) -> Result<(), &'static str> {
+        let l = &self.limits;
+        if l.max_connections > 0 && self.conns.len() >= l.max_connections {
+            self.stats.refused_max_connections += 1;
+            return Err("too many connections");
+        }
+        if l.max_connections_per_ip > 0 {
+            let n = self.per_ip.entry(ip).or_insert(0);
+            if *n as usize >= l.max_connections_per_ip {
+                self.stats.refused_per_ip += 1;
+                return Err("too many connections from this address");
+            }
+            *n += 1;
+        }
+        Ok(())
+    }
+
+    /// Undo [`Core::admit`] for a connection that was not kept.
+    pub(crate) fn unadmit(&mut self, ip: IpAddr) {
+        if self.limits.max_connections_per_ip > 0 {
+            if let Some(n) = self.per_ip.get_mut(&ip) {
+                *n -= 1;
+                if *n == 0 {
+                    self.per_ip.remove(&ip);
+                }
+            }
         }
     }
 
@@ -115,13 +187,32 @@ impl Core {
                 }
                 Target::Http(resp) => resp,
                 Target::Custom(path) => self.routes.call(&path, &request),
+                Target::Metrics => self.metrics_response(),
+                Target::Ready => self.readiness(),
                 ws => match http::check_upgrade(&request) {
                     Err(resp) => {
                         self.reject(key, resp, now);
                         return data.len();
                     }
                     Ok(accept) => {
+                        let expires = match self.gate.check(&request, &ws) {
+                            Ok(admitted) => admitted.expires_unix,
+                            Err((why, resp)) => {
+                                match why {
+                                    Refusal::Origin => self.stats.origin_rejections += 1,
+                                    Refusal::Unauthenticated => self.stats.auth_failures += 1,
+                                    Refusal::Forbidden => self.stats.auth_denials += 1,
+                                }
+                                self.reject(key, resp, now);
+                                return data.len();
+                            }
+                        };
                         self.upgrade(key, ws, &accept, now);
+                        if let Some(exp) = expires {
+                            let conn = &mut self.conns[key];
+                            conn.expires = Some(instant_of_unix(exp, now));
+                            arm(&mut self.timers, key, conn, &self.limits);
+                        }
                         pos += len;
                         return pos + self.on_frames(key, &mut data[pos..], now);
                     }
@@ -159,6 +250,7 @@ impl Core {
     /// Answer an HTTP error and close.
     fn reject(&mut self, key: usize, resp: Response, now: Instant) {
         self.stats.handshakes_rejected += 1;
+        *self.metrics.rejected.entry(resp.status).or_default() += 1;
         self.stats.http_responses += 1;
         let conn = &mut self.conns[key];
         log::debug!("conn {} {}: HTTP {} before upgrade", conn.id, conn.peer, resp.status);
@@ -171,31 +263,39 @@ impl Core {
     fn upgrade(&mut self, key: usize, target: Target, accept: &str, now: Instant) {
         let kind = match target {
             Target::Publish(topic) => {
-                let id = self.topics.intern(&topic);
+                let id = self.topics.intern(&topic, &mut self.metrics.topics);
                 self.topics.add_publisher(id);
                 Kind::Publish(id)
             }
             Target::Subscribe(list) => Kind::Subscribe(
                 list.iter()
                     .map(|t| {
-                        let id = self.topics.intern(t);
+                        let id = self.topics.intern(t, &mut self.metrics.topics);
                         (id, self.topics.subscribe(id, key))
                     })
                     .collect(),
             ),
             Target::Echo => Kind::Echo,
-            Target::Http(_) | Target::Custom(_) => {
+            Target::Feed => Kind::Feed(self.feed.insert(key)),
+            Target::Http(_) | Target::Custom(_) | Target::Metrics | Target::Ready => {
                 unreachable!("plain HTTP targets are not upgraded")
             }
         };
         self.stats.upgrades += 1;
         let conn = &mut self.conns[key];
         conn.kind = kind;
-        conn.out.push(Arc::from(http::switching_protocols(accept)));
+        conn.out.push_essential(Arc::from(http::switching_protocols(accept)));
         conn.last_rx = now;
         conn.set_state(State::Open);
         mark_dirty(&mut self.dirty, key, conn);
         arm(&mut self.timers, key, conn, &self.limits);
+        if matches!(self.conns[key].kind, Kind::Feed(_)) {
+            // The hello (history and per-topic table, both capped, so a few tens of KiB at
+            // most) is queued whatever `max_queued_bytes`: it is once per connection, and the
+            // ticks after it obey the bound.
+            let hello = self.feed_frame(true);
+            self.conns[key].out.push(hello);
+        }
     }
 
     /// Parse frames from an open connection, deliver its messages, answer its control frames.
@@ -206,7 +306,7 @@ impl Core {
             let sink = match conn.kind {
                 Kind::Publish(t) => Sink::Topic(t),
                 Kind::Echo => Sink::Echo,
-                Kind::Subscribe(_) | Kind::Http => Sink::Discard,
+                Kind::Subscribe(_) | Kind::Feed(_) | Kind::Http => Sink::Discard,
             };
             let mut close: Option<Option<u16>> = None;
             let mut ignored = 0;
@@ -237,6 +337,9 @@ impl Core {
                 Flow::Continue
             });
             self.stats.messages_ignored += ignored;
+            if self.rate.is_some() && self.over_rate(key, self.batch_msgs + ignored, now) {
+                return data.len();
+            }
             self.flush_batch(key, sink, now);
             if self.pool.is_some() {
                 self.flush_pipelines(now);
@@ -257,7 +360,14 @@ impl Core {
                 }
                 Err(reason) => {
                     self.stats.protocol_closes += 1;
+                    if reason.code == frames::CLOSE_POLICY {
+                        self.stats.fragment_limit_closes += 1;
+                    }
                     let conn = &self.conns[key];
+                    if let Kind::Publish(topic) = conn.kind {
+                        let series = self.topics.get(topic).series;
+                        self.metrics.topics.counters[series].drops.invalid += 1;
+                    }
                     log::debug!(
                         "conn {} {}: closing {} ({})",
                         conn.id,
@@ -270,6 +380,29 @@ impl Core {
                 }
             }
         }
+    }
+
+    /// The inbound rate limit, checked once per parsed batch (not per message, so the frame loop
+    /// is the same with the limit off): if the `msgs` messages just parsed exceed the
+    /// connection's allowance, they are discarded, not relayed, and the connection is closed
+    /// with `1008`. Returns whether it was closed.
+    #[inline(never)]
+    fn over_rate(&mut self, key: usize, msgs: u64, now: Instant) -> bool {
+        let Some((interval, tolerance)) = self.rate else { return false };
+        let n = u32::try_from(msgs).unwrap_or(u32::MAX);
+        if n == 0 || rate_admit(&mut self.conns[key].rate_tat, now, n, interval, tolerance) {
+            return false;
+        }
+        // Nothing parsed in this pass goes out: not its messages, not its pongs.
+        self.reset_batch();
+        self.control.clear();
+        self.stats.rate_limit_closes += 1;
+        let reason = CloseReason::new(
+            frames::CLOSE_POLICY,
+            format!("message rate limit exceeded ({}/s)", self.limits.max_messages_per_sec),
+        );
+        self.close(key, Some(&reason), true, now);
+        true
     }
 
     /// Start the close handshake of an open connection (no-op in other states).
@@ -326,7 +459,7 @@ impl Core {
 
     /// Queue output for one connection, or close it as a slow consumer if it would exceed its
     /// bound. Pings from a client that never reads end here, not in unbounded memory.
-    fn queue_or_close(&mut self, key: usize, frame: Arc<[u8]>, now: Instant) {
+    pub(crate) fn queue_or_close(&mut self, key: usize, frame: Arc<[u8]>, now: Instant) {
         let conn = &mut self.conns[key];
         if conn.try_queue(frame, self.limits.max_queued_bytes) {
             mark_dirty(&mut self.dirty, key, conn);
@@ -366,44 +499,67 @@ impl Core {
                 self.fan_out(id, now);
             }
             None => {
+                // No such topic now: count it under its name's series without creating a topic.
                 self.stats.messages_in += 1;
                 self.stats.bytes_in += payload.len() as u64;
                 self.stats.messages_unrouted += 1;
+                let series = self.metrics.topics.series(topic);
+                let c = &mut self.metrics.topics.counters[series];
+                c.messages_in += 1;
+                c.bytes_in += payload.len() as u64;
+                c.drops.no_subscriber += 1;
             }
         }
     }
 
     /// Send the encoded batch to every open subscriber of `topic`: one allocation, shared.
+    /// Counters are updated once per batch, not per message or per subscriber.
     pub(super) fn fan_out(&mut self, topic: TopicId, now: Instant) {
         let (msgs, payload) = (self.batch_msgs, self.batch_payload);
         self.stats.messages_in += msgs;
         self.stats.bytes_in += payload;
-        let t = self.topics.get_mut(topic);
-        t.messages_in += msgs;
+        let t = self.topics.get(topic);
+        let series = &mut self.metrics.topics.counters[t.series];
+        series.messages_in += msgs;
+        series.bytes_in += payload;
         if t.subscribers.is_empty() {
             if t.pipes.is_empty() {
                 // Read by no one (a pipeline's input is read by the pipeline).
                 self.stats.messages_unrouted += msgs;
+                series.drops.no_subscriber += msgs;
             }
             self.reset_batch();
             return;
         }
         let frame: Arc<[u8]> = Arc::from(&self.batch[..]);
-        self.reset_batch();
+        // Reset field by field: `t` and `series` still borrow other fields of `self`.
+        self.batch.clear();
+        (self.batch_msgs, self.batch_payload) = (0, 0);
+        let stamp = if self.metrics.latency {
+            Stamp { at_ns: self.metrics.now_ns, messages: msgs.clamp(1, u32::MAX.into()) as u32 }
+        } else {
+            Stamp::NONE
+        };
+        let mut delivered = 0u64;
         let mut slow = Vec::new();
-        for (_, &sub) in self.topics.get(topic).subscribers.iter() {
+        for (_, &sub) in t.subscribers.iter() {
             let conn = &mut self.conns[sub];
             if conn.state() != State::Open {
                 continue;
             }
-            if conn.try_queue(frame.clone(), self.limits.max_queued_bytes) {
-                self.stats.messages_out += msgs;
-                self.stats.bytes_out += frame.len() as u64;
+            if conn.try_queue_stamped(frame.clone(), self.limits.max_queued_bytes, stamp) {
+                delivered += 1;
                 mark_dirty(&mut self.dirty, sub, conn);
             } else {
                 slow.push(sub);
             }
         }
+        let (out_msgs, out_bytes) = (msgs * delivered, frame.len() as u64 * delivered);
+        self.stats.messages_out += out_msgs;
+        self.stats.bytes_out += out_bytes;
+        series.messages_out += out_msgs;
+        series.bytes_out += out_bytes;
+        series.drops.slow_consumer += msgs * slow.len() as u64;
         for sub in slow {
             self.slow_consumer(sub, now);
         }
@@ -418,7 +574,10 @@ impl Core {
     /// Flush a connection when the socket becomes writable.
     pub(crate) fn on_writable(&mut self, key: usize) {
         if let Some(conn) = self.conns.get_mut(key) {
-            if !conn.out.is_empty() || conn.state() == State::Closing {
+            if !conn.out.is_empty()
+                || conn.state() == State::Closing
+                || conn.stream.has_pending_output()
+            {
                 mark_dirty(&mut self.dirty, key, conn);
             }
         }
@@ -441,13 +600,25 @@ impl Core {
 
     /// Write every connection that has queued output: one `writev` batch per connection per loop
     /// iteration, however many messages were queued to it.
+    ///
+    /// Every stamped batch whose last byte is written is noted; the loop records their
+    /// delivery latencies at the end of the iteration (`Registry::end_iteration`).
     pub(crate) fn flush_dirty(&mut self) {
         while let Some(key) = self.dirty.pop() {
             let Some(conn) = self.conns.get_mut(key) else { continue };
             conn.dirty = false;
-            match conn.out.flush_to(&mut conn.stream) {
+            let done = &mut self.metrics.completions;
+            let flushed = conn
+                .out
+                .flush_to(&mut conn.stream, |s| done.add(s.at_ns, s.messages.into()))
+                .and_then(|f| match f {
+                    // TLS: the records rustls holds must reach the socket too.
+                    Flushed::All if !conn.stream.flush_pending()? => Ok(Flushed::WouldBlock),
+                    f => Ok(f),
+                });
+            match flushed {
                 Ok(Flushed::All) if conn.state() == State::Closing => {
-                    if conn.closing_flushed() {
+                    if conn.closing_flushed() == Closed::Free {
                         self.drop_conn(key);
                     }
                 }
@@ -484,6 +655,12 @@ impl Core {
                     log::info!("conn {} {}: {}", conn.id, conn.peer, reason.reason);
                     self.close(key, Some(&reason), true, now);
                 }
+                TimerVerdict::Expired => {
+                    self.stats.token_expiry_closes += 1;
+                    log::info!("conn {} {}: token expired", conn.id, conn.peer);
+                    let reason = CloseReason::new(frames::CLOSE_POLICY, "token expired");
+                    self.close(key, Some(&reason), true, now);
+                }
                 TimerVerdict::Drop => {
                     if conn.state() == State::Http {
                         self.stats.handshake_timeouts += 1;
@@ -505,7 +682,8 @@ impl Core {
     /// Deregister and free a connection, leaving its topics.
     pub(crate) fn drop_conn(&mut self, key: usize) {
         let Some(mut conn) = self.conns.try_remove(key) else { return };
-        let _ = self.registry.deregister(&mut conn.stream);
+        let _ = self.registry.deregister(conn.stream.tcp());
+        self.unadmit(conn.peer.ip());
         match conn.kind {
             Kind::Publish(topic) => {
                 self.topics.remove_publisher(topic);
@@ -518,25 +696,23 @@ impl Core {
                     self.topics.unsubscribe(topic, slot);
                 }
             }
+            Kind::Feed(slot) => {
+                self.feed.try_remove(slot);
+            }
             Kind::Echo | Kind::Http => {}
         }
     }
 
-    pub(crate) fn registry(&self) -> &Registry {
+    pub(crate) fn registry(&self) -> &mio::Registry {
         &self.registry
     }
+}
 
-    /// A snapshot of the counters.
-    pub(crate) fn snapshot(&self) -> Stats {
-        let pipelines = self.pipeline_stats();
-        Stats {
-            connections_open: self.conns.len() as u64,
-            topics: self.topics.len() as u64,
-            workers: self.pool.as_ref().map_or(0, |p| p.workers() as u64),
-            pipelines,
-            ..self.stats.clone()
-        }
-    }
+/// The monotonic instant of a Unix time (seconds), as seen from `now`.
+fn instant_of_unix(unix: f64, now: Instant) -> Instant {
+    let wall = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
+    let ahead = (unix - wall).clamp(0.0, 1e9);
+    now + Duration::from_secs_f64(ahead)
 }
 
 fn mark_dirty(dirty: &mut Vec<usize>, key: usize, conn: &mut Conn) {

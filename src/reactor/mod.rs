@@ -11,7 +11,9 @@
 //! 4. drain the handle command channel and the workers' result channel (each bounded per
 //!    iteration), fanning results out like published messages;
 //! 5. flush every dirty connection once (`writev` of all it was queued this iteration);
-//! 6. fire due timers, flush again.
+//! 6. fire due timers; once a second, tick the metrics (history, dashboard feed); flush again;
+//! 7. read the clock once more: record the iteration's busy time, and the delivery latency of
+//!    every batch completed in it.
 //!
 //! Contracts: the reactor never blocks except in `Poll::poll`, never sleeps on a lock, and runs
 //! no user operator (custom HTTP handlers excepted: they must be quick). Sockets are registered
@@ -22,6 +24,7 @@
 
 mod core;
 pub(crate) mod handle;
+mod observe;
 mod pipes;
 
 pub use pipes::RESULT_BUDGET;
@@ -29,7 +32,7 @@ pub(crate) mod stats;
 mod timer;
 mod token;
 
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -40,9 +43,11 @@ use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Waker};
 
 use self::core::Core;
+use crate::access::{exposed_without_auth, Gate};
 use crate::clock::Clock;
 use crate::config::{check_pipelines, Config, WorkerConfig};
 use crate::conn::frames::{CloseReason, CLOSE_AWAY};
+use crate::conn::transport::Transport;
 use crate::conn::{Conn, State};
 use crate::endpoint::Endpoint;
 use crate::error::Error;
@@ -60,6 +65,10 @@ pub const READS_PER_WAKE: usize = 16;
 pub const ACCEPT_BUDGET: usize = 256;
 /// Handle commands processed per loop iteration.
 pub const COMMAND_BUDGET: usize = 4096;
+/// Length of the kernel's queue of connections waiting for `accept` (capped by the system's
+/// `net.core.somaxconn`). mio and the standard library use 128, which turns a burst of new
+/// clients, or a pause after `EMFILE`, into SYN retransmissions of a second or more.
+pub const LISTEN_BACKLOG: i32 = 1024;
 /// How long accepting pauses after an `accept` error such as `EMFILE`.
 pub const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 
@@ -110,6 +119,10 @@ pub struct Reactor {
     read_more: Vec<usize>,
     /// The command budget ran out with commands possibly still pending.
     commands_more: bool,
+    /// TLS settings when serving `wss://`.
+    tls: Option<Arc<rustls::ServerConfig>>,
+    /// When the next metrics tick is due.
+    next_tick: Instant,
     /// Pipelines to start with the worker pool at the first loop iteration.
     pipelines: Vec<Pipeline>,
     workers: WorkerConfig,
@@ -123,13 +136,20 @@ pub struct Reactor {
 impl Reactor {
     /// Validate the configuration, bind the listener and set up the poller. Nothing is served
     /// until [`Reactor::run`] or [`Reactor::poll_once`] is called.
+    ///
+    /// This is also where the TLS certificate and key and the JWT secret file are read. A relay
+    /// that listens on a non-loopback address without authentication logs a warning.
     pub fn bind(config: Config) -> Result<Reactor, Error> {
-        config.validate().map_err(|(key, message)| crate::config::ConfigError {
+        let config_error = |(key, message): (&str, String)| crate::config::ConfigError {
             file: None,
             line: None,
             key: Some(key.into()),
             message,
-        })?;
+        };
+        config.validate().map_err(config_error)?;
+        let gate = Gate::new(&config.access).map_err(config_error)?;
+        let tls =
+            config.tls.as_ref().map(|t| t.server_config()).transpose().map_err(config_error)?;
         let pipelines: Vec<Pipeline> = config.pipelines.iter().map(|p| p.to_pipeline()).collect();
         check_pipelines(&pipelines).map_err(|(i, key, message)| crate::config::ConfigError {
             file: None,
@@ -141,10 +161,19 @@ impl Reactor {
         let mut listener = TcpListener::bind(config.listen)
             .map_err(|source| Error::Bind { addr: config.listen, source })?;
         let local_addr = listener.local_addr()?;
+        set_backlog(&listener, LISTEN_BACKLOG)?;
+        if exposed_without_auth(local_addr, &config.access) {
+            log::warn!(
+                "listening on {local_addr}, which is not a loopback address, WITHOUT AUTHENTICATION: \
+                 anyone who can reach it may publish and subscribe to any topic; set [access] \
+                 tokens or jwt_secret (see the README's \"Security and limits\")"
+            );
+        }
         poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
         let waker = Waker::new(poll.registry(), WAKER)?;
         let (handle, commands, shared) = Handle::new(waker);
         let registry = poll.registry().try_clone()?;
+        let now = Instant::now();
         Ok(Reactor {
             poll,
             events: Events::with_capacity(1024),
@@ -152,7 +181,7 @@ impl Reactor {
             listener: Some(listener),
             local_addr,
             scratch: vec![0; SCRATCH_LEN].into_boxed_slice(),
-            core: Core::new(config.limits, registry),
+            core: Core::new(config.limits, &config.metrics, registry, now, gate),
             commands,
             shared,
             handle,
@@ -162,6 +191,8 @@ impl Reactor {
             accept_more: false,
             read_more: Vec::new(),
             commands_more: false,
+            tls,
+            next_tick: now + observe::TICK,
             pipelines,
             workers: config.workers,
             clock: Clock::System,
@@ -227,6 +258,9 @@ impl Reactor {
             Err(e) => return Err(Error::Io(e)),
         }
         let now = Instant::now();
+        if self.core.metrics.latency {
+            self.core.metrics.begin_iteration(now);
+        }
 
         let mut woken = false;
         self.ready.clear();
@@ -271,7 +305,16 @@ impl Reactor {
         }
         self.core.flush_dirty();
         self.core.expire_timers(now);
+        if now >= self.next_tick {
+            self.core.tick(now);
+            self.next_tick = now + observe::TICK;
+        }
         self.core.flush_dirty();
+        // One clock read for both: this iteration's busy time, and the delivery latency of
+        // every batch whose last byte was written in it.
+        if self.core.metrics.latency {
+            self.core.metrics.end_iteration(Instant::now());
+        }
 
         if let Phase::Draining { until } = self.phase {
             // Done when nothing is left to send: every connection is gone or lingering.
@@ -294,6 +337,7 @@ impl Reactor {
         }
         let mut deadline = self.core.timers.next();
         for other in [
+            Some(self.next_tick),
             self.accept_resume,
             match self.phase {
                 Phase::Draining { until } => Some(until),
@@ -326,6 +370,10 @@ impl Reactor {
         for _ in 0..ACCEPT_BUDGET {
             match listener.accept() {
                 Ok((mut stream, peer)) => {
+                    if let Err(why) = self.core.admit(peer.ip()) {
+                        refuse(stream, peer, why, self.tls.is_none(), &self.core.stats);
+                        continue;
+                    }
                     let _ = stream.set_nodelay(true);
                     let key = self.core.conns.vacant_key();
                     let interest = Interest::READABLE | Interest::WRITABLE;
@@ -333,8 +381,20 @@ impl Reactor {
                         self.core.registry().register(&mut stream, conn_token(key), interest)
                     {
                         log::warn!("cannot register a connection from {peer}: {e}");
+                        self.core.unadmit(peer.ip());
                         continue;
                     }
+                    let stream = match &self.tls {
+                        None => Transport::Plain(stream),
+                        Some(config) => match Transport::tls_server(stream, config.clone()) {
+                            Ok(t) => t,
+                            Err(e) => {
+                                log::warn!("cannot start TLS with {peer}: {e}");
+                                self.core.unadmit(peer.ip());
+                                continue;
+                            }
+                        },
+                    };
                     let id = self.next_id;
                     self.next_id += 1;
                     self.core.stats.connections_accepted += 1;
@@ -414,6 +474,9 @@ impl Reactor {
                 }
                 Err(e) => {
                     log::debug!("conn {} {}: read failed: {e}", conn.id, conn.peer);
+                    if conn.stream.is_tls() && e.kind() == io::ErrorKind::InvalidData {
+                        self.core.stats.tls_errors += 1;
+                    }
                     return self.core.drop_conn(key);
                 }
             };
@@ -432,7 +495,7 @@ impl Reactor {
             if matches!(conn.state(), State::Http | State::Open) && !held.is_empty() {
                 conn.inbuf = held;
             }
-            if n < room_len && !hup {
+            if n < room_len && !hup && conn.stream.short_read_drains() {
                 // A short read drained the socket; edge-triggered polling reports whatever
                 // arrives next. (An EOF already reported with this event would not be reported
                 // again, hence `hup`.)
@@ -473,6 +536,7 @@ impl Reactor {
     /// Stop accepting, deliver pending commands, close every client with `1001`.
     fn begin_shutdown(&mut self, now: Instant) {
         log::info!("stopping: closing {} connections", self.core.conns.len());
+        self.core.listening = false;
         if let Some(mut listener) = self.listener.take() {
             let _ = self.core.registry().deregister(&mut listener);
         }
@@ -513,13 +577,57 @@ impl Reactor {
         }
         self.phase = Phase::Stopped;
         self.shared.stopped.store(true, Ordering::Release);
-        log::info!("stopped");
+        let s = self.core.snapshot();
+        log::info!(
+            "stopped after {:.1}s: {} connections accepted, {} messages in, {} out, {} dropped, {} slow-consumer closes",
+            s.uptime.as_secs_f64(),
+            s.connections_accepted,
+            s.messages_in,
+            s.messages_out,
+            s.drops.total(),
+            s.slow_consumer_closes
+        );
     }
 }
 
 impl Drop for Reactor {
     fn drop(&mut self) {
         self.shared.stopped.store(true, Ordering::Release);
+    }
+}
+
+/// Set the accept queue length of a listening socket. Linux applies a second `listen(2)` on a
+/// listening socket as a new backlog.
+fn set_backlog(listener: &TcpListener, backlog: i32) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: listen(2) on a descriptor the listener owns and keeps open for the call.
+    if unsafe { libc::listen(listener.as_raw_fd(), backlog) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Refuse an accepted connection over a connection limit: a best-effort `503` on a plain
+/// listener (one `write` on a fresh socket, which has room), then close.
+fn refuse(
+    mut stream: mio::net::TcpStream,
+    peer: SocketAddr,
+    why: &str,
+    plain: bool,
+    stats: &Stats,
+) {
+    let refused = stats.refused_max_connections + stats.refused_per_ip;
+    if refused.is_power_of_two() {
+        log::warn!("refused a connection from {peer}: {why} ({refused} refused so far)");
+    }
+    if plain {
+        let body = format!("503 Service Unavailable: {why}\n");
+        let resp = format!(
+            "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        let _ = stream.write(resp.as_bytes());
     }
 }
 

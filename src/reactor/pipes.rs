@@ -73,7 +73,7 @@ impl Core {
     pub(crate) fn attach_pool(&mut self, pool: Pool) {
         for (i, p) in pool.pipelines.iter().enumerate() {
             for from in &p.from {
-                let id = self.topics.intern(from);
+                let id = self.topics.intern(from, &mut self.metrics.topics);
                 self.topics.pin(id);
                 let t = self.topics.get_mut(id);
                 let mut pipes = t.pipes.to_vec();
@@ -85,7 +85,7 @@ impl Core {
             .slot_topics
             .iter()
             .map(|name| {
-                let id = self.topics.intern(name);
+                let id = self.topics.intern(name, &mut self.metrics.topics);
                 self.topics.pin(id);
                 id
             })

@@ -1,10 +1,21 @@
 //! Counters kept by the reactor thread (plain integers: it is their only writer) and handed out
 //! as snapshots through [`crate::Handle::stats`] or [`crate::Reactor::stats`].
+//!
+//! A [`Stats`] is the one source of every number Sluice shows: `/metrics` renders it
+//! ([`crate::metrics::render`]), the dashboard's live feed is built from it, and an embedding
+//! service reads it directly. A new subsystem exports its numbers by adding fields here (or a
+//! table like [`Stats::per_topic`]) and a few lines to the exposition module.
+
+use std::time::Duration;
+
+use crate::metrics::{Drops, Latency, TopicStats};
 
 /// A snapshot of the reactor's counters since it started.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Stats {
+    /// Time since the reactor was bound.
+    pub uptime: Duration,
     /// Connections currently held (any state).
     pub connections_open: u64,
     /// Connections accepted.
@@ -17,6 +28,8 @@ pub struct Stats {
     pub http_responses: u64,
     /// Requests refused before the upgrade (4xx).
     pub handshakes_rejected: u64,
+    /// Requests refused before the upgrade, by HTTP status, in ascending status order.
+    pub rejected_by_status: Vec<(u16, u64)>,
     /// Handshakes dropped at the handshake deadline.
     pub handshake_timeouts: u64,
     /// Data messages received from publishers and handles.
@@ -31,14 +44,49 @@ pub struct Stats {
     pub messages_unrouted: u64,
     /// Data messages sent by subscribers, which are discarded.
     pub messages_ignored: u64,
+    /// Messages dropped, by reason, summed over every topic.
+    pub drops: Drops,
     /// Subscribers closed with `1008` for exceeding `max_queued_bytes`.
     pub slow_consumer_closes: u64,
-    /// Connections closed for a protocol violation (`1002`, `1007`, `1009`).
+    /// Connections closed for a protocol violation (`1002`, `1007`, `1009`, and the `1008`
+    /// fragment limits, which are also counted in `fragment_limit_closes`).
     pub protocol_closes: u64,
     /// Connections closed because a keepalive ping went unanswered.
     pub keepalive_closes: u64,
     /// Live topics.
     pub topics: u64,
+    /// Connections refused at accept because `max_connections` were open.
+    pub refused_max_connections: u64,
+    /// Connections refused at accept because their IP had `max_connections_per_ip` open.
+    pub refused_per_ip: u64,
+    /// Upgrades refused with `403` because the `Origin` is not allowed.
+    pub origin_rejections: u64,
+    /// Upgrades refused with `401`: no token, an unknown token, or a token that does not verify
+    /// or has expired.
+    pub auth_failures: u64,
+    /// Upgrades refused with `403`: the token lacks the right for the topic.
+    pub auth_denials: u64,
+    /// Connections closed with `1008` because their token expired.
+    pub token_expiry_closes: u64,
+    /// Connections closed with `1008` for exceeding `max_messages_per_sec`.
+    pub rate_limit_closes: u64,
+    /// Connections closed with `1008` for too many (or too many empty) fragments.
+    pub fragment_limit_closes: u64,
+    /// TLS connections that failed (a bad handshake, a protocol error or a bad record).
+    pub tls_errors: u64,
+    /// Dashboard live-feed connections (`/_sluice/stats`) now.
+    pub dashboards: u64,
+    /// Per-topic counters: one entry per topic name ever seen, up to
+    /// `metrics.max_topic_series`, then one entry named [`crate::metrics::OTHER_TOPICS`] for
+    /// the rest.
+    pub per_topic: Vec<TopicStats>,
+    /// End-to-end delivery latency: from the loop iteration that read a message (or took it
+    /// from a handle) to the end of the loop iteration whose `writev` finished writing it to a
+    /// subscriber's socket. One value per message per subscriber.
+    pub delivery: Latency,
+    /// Busy time of each reactor loop iteration (from `poll` returning to the end of the
+    /// iteration; the wait in `poll` is not included).
+    pub loop_time: Latency,
     /// Worker threads running pipelines (0 until the first pipeline starts).
     pub workers: u64,
     /// One entry per pipeline, in the order they were added.

@@ -6,6 +6,9 @@
 
 #![allow(dead_code)]
 
+pub mod attack;
+pub mod tls;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::mpsc;
@@ -124,7 +127,7 @@ pub fn connect(url: &str) -> Ws {
 }
 
 /// Read the next data message (pings and pongs are skipped; tungstenite answers pings).
-pub fn next_data(ws: &mut Ws) -> Message {
+pub fn next_data<S: Read + Write>(ws: &mut WebSocket<S>) -> Message {
     loop {
         match ws.read().expect("read") {
             m @ (Message::Text(_) | Message::Binary(_)) => return m,
@@ -135,7 +138,7 @@ pub fn next_data(ws: &mut Ws) -> Message {
 }
 
 /// Read until the server closes; return its close code and reason.
-pub fn expect_close(ws: &mut Ws) -> (CloseCode, String) {
+pub fn expect_close<S: Read + Write>(ws: &mut WebSocket<S>) -> (CloseCode, String) {
     loop {
         match ws.read() {
             Ok(Message::Close(Some(f))) => return (f.code, f.reason.to_string()),
@@ -323,9 +326,33 @@ impl Binary {
     /// Start `sluice` with these arguments (plus `--listen 127.0.0.1:0` unless one is given)
     /// and wait for its "listening on" log line.
     pub fn start(args: &[&str]) -> Binary {
+        Binary::start_with(args, |_| {})
+    }
+
+    /// Start `sluice` with a soft and hard limit of `nofile` file descriptors.
+    pub fn start_with_fd_limit(args: &[&str], nofile: u64) -> Binary {
+        use std::os::unix::process::CommandExt;
+        Binary::start_with(args, |cmd| {
+            // SAFETY: the closure runs in the forked child before exec and calls only
+            // setrlimit(2), which is async-signal-safe, on a struct on its own stack.
+            unsafe {
+                cmd.pre_exec(move || {
+                    let lim = libc::rlimit { rlim_cur: nofile, rlim_max: nofile };
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        })
+    }
+
+    /// Start `sluice` with these arguments after `configure` adjusts the command.
+    pub fn start_with(args: &[&str], configure: impl FnOnce(&mut std::process::Command)) -> Binary {
         use std::io::BufRead;
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_sluice"));
         cmd.args(args);
+        configure(&mut cmd);
         if !args.contains(&"--listen") {
             cmd.args(["--listen", "127.0.0.1:0"]);
         }
@@ -358,6 +385,11 @@ impl Binary {
             }
             seen.push(line);
         }
+    }
+
+    /// The process id (for /proc).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Send a signal to the process.

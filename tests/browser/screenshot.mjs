@@ -1,0 +1,47 @@
+// Screenshot of a running dashboard, for the README (docs/dashboard.png):
+//
+//   node tests/browser/screenshot.mjs http://127.0.0.1:8080 docs/dashboard.png [topic]
+//
+// Opens the page in headless Chromium at a laptop's 1440x900, subscribes the topic viewer to
+// [topic] if given, publishes one message from the page, waits a few feed ticks, and saves the
+// viewport. Run `cargo run --release --example demo_traffic` first to have something to show.
+
+import { chromium } from "playwright-core";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+const [base, out, topic] = process.argv.slice(2);
+if (!base || !out) {
+  console.error("usage: screenshot.mjs <base-url> <out.png> [topic]");
+  process.exit(2);
+}
+const dir = mkdtempSync(join(tmpdir(), "sluice-chromium-"));
+const context = await chromium.launchPersistentContext(dir, {
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  headless: true,
+  viewport: { width: 1440, height: 900 },
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+try {
+  const page = context.pages()[0] || (await context.newPage());
+  await page.goto(base + "/");
+  await page.waitForSelector("#status.live", { timeout: 30_000 });
+  if (topic) {
+    await page.fill("#topic-input", topic);
+    await page.click("#subscribe-btn");
+    await page.waitForFunction(
+      (t) => document.getElementById("viewer-state").textContent === `subscribed to ${t}`, topic,
+      { timeout: 30_000 });
+    await page.waitForTimeout(2500);
+    await page.fill("#publish-input", '{"note":"hello from the topic viewer"}');
+    await page.click("#publish-btn");
+  }
+  await page.waitForTimeout(3000);
+  await page.screenshot({ path: out });
+  console.log(`saved ${out}`);
+} finally {
+  await context.close();
+  rmSync(dir, { recursive: true, force: true });
+}
