@@ -19,10 +19,12 @@ mod connector;
 pub use crate::access::config::{Access, Secret, StaticToken};
 pub use crate::tls::TlsFiles;
 mod pipeline;
+mod window;
 pub use connector::{BackoffConfig, ConnectorConfig, Messages};
 pub use pipeline::{
     check_pipelines, PartitionConfig, PipelineConfig, StepConfig, TopicName, Topics, WorkerConfig,
 };
+pub use window::{AggregateConfig, Millis, SignedMillis, TimeConfig, WindowConfig};
 
 /// Everything the reactor needs to run. Build it with [`Config::default()`] and adjust fields, or
 /// load it with [`Config::from_toml_file`].
@@ -215,6 +217,12 @@ impl Config {
             let span = key_span(text, key);
             located(Some(key.to_string()), span, message)
         })?;
+        for (i, p) in config.pipelines.iter().enumerate() {
+            p.check().map_err(|(key, message)| {
+                let span = pipeline::pipeline_key_span(text, i, key);
+                located(Some(format!("pipeline[{i}].{key}")), span, message)
+            })?;
+        }
         let pipelines: Vec<_> = config.pipelines.iter().map(|p| p.to_pipeline()).collect();
         check_pipelines(&pipelines).map_err(|(i, key, message)| {
             let span = pipeline::pipeline_key_span(text, i, key);

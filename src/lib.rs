@@ -62,7 +62,10 @@ pub use connector::{
 pub use dashboard::FEED_PATH;
 pub use endpoint::{Endpoint, HttpHandler};
 pub use error::{ConfigError, Error, HandleError, TopicError};
-pub use ops::{Emitter, Operator, Pipeline, PipelineError, Record, TextOp};
+pub use ops::{
+    Aggregate, Aggregates, Emitter, EventTime, Operator, Pipeline, PipelineError, Record, Sources,
+    TextOp, TimeMode, Window,
+};
 pub use reactor::handle::{Handle, Message};
 pub use reactor::stats::{PipelineStats, Stats};
 pub use reactor::{

@@ -119,6 +119,10 @@ enum Command {
         /// [default: standard error].
         #[arg(long, value_name = "FILE")]
         errors: Option<PathBuf>,
+        /// Events past the allowed lateness, if the pipeline has a late topic
+        /// [default: discarded, counted in the summary].
+        #[arg(long, value_name = "FILE")]
+        late: Option<PathBuf>,
         /// Pipeline instances, as workers of the relay [default: the file's worker count].
         #[arg(long, value_name = "N")]
         workers: Option<usize>,
@@ -174,9 +178,15 @@ fn main() -> ExitCode {
         eprintln!("sluice: {e}");
         return ExitCode::from(2);
     }
-    if let Some(Command::Replay { config, pipeline, input, output, errors, workers }) = &cli.command
+    if let Some(Command::Replay { config, pipeline, input, output, errors, late, workers }) =
+        &cli.command
     {
-        return replay(config, pipeline, input, output.as_deref(), errors.as_deref(), *workers);
+        let files = ReplayFiles {
+            output: output.as_deref(),
+            errors: errors.as_deref(),
+            late: late.as_deref(),
+        };
+        return replay(config, pipeline, input, files, *workers);
     }
     if let Some(path) = &cli.check_config {
         return match Config::from_toml_file(path) {
@@ -210,14 +220,21 @@ fn main() -> ExitCode {
     }
 }
 
+/// Where `sluice replay` writes (standard output and error by default).
+struct ReplayFiles<'a> {
+    output: Option<&'a std::path::Path>,
+    errors: Option<&'a std::path::Path>,
+    late: Option<&'a std::path::Path>,
+}
+
 fn replay(
     config: &std::path::Path,
     name: &str,
     input: &std::path::Path,
-    output: Option<&std::path::Path>,
-    errors: Option<&std::path::Path>,
+    files: ReplayFiles<'_>,
     workers: Option<usize>,
 ) -> ExitCode {
+    use sluice::ops::replay::{replay_to, ReplayOutput};
     use std::io::{BufReader, BufWriter, Write};
     let config = match Config::from_toml_file(config) {
         Ok(c) => c,
@@ -246,12 +263,16 @@ fn replay(
                 .map_err(|e| format!("cannot open {}: {e}", input.display()))?;
             Box::new(BufReader::new(f))
         };
-        let mut out = BufWriter::new(open_out(output, Box::new(std::io::stdout().lock()))?);
-        let mut err = BufWriter::new(open_out(errors, Box::new(std::io::stderr()))?);
-        let summary =
-            sluice::ops::replay::replay(&p.to_pipeline(), workers, input, &mut out, &mut err)
-                .map_err(|e| format!("replay failed: {e}"))?;
-        out.flush().and_then(|()| err.flush()).map_err(|e| format!("write failed: {e}"))?;
+        let mut out = BufWriter::new(open_out(files.output, Box::new(std::io::stdout().lock()))?);
+        let mut err = BufWriter::new(open_out(files.errors, Box::new(std::io::stderr()))?);
+        let mut late = BufWriter::new(open_out(files.late, Box::new(std::io::sink()))?);
+        let outputs = ReplayOutput { results: &mut out, errors: &mut err, late: &mut late };
+        let summary = replay_to(&p.to_pipeline(), workers, input, outputs)
+            .map_err(|e| format!("replay failed: {e}"))?;
+        out.flush()
+            .and_then(|()| err.flush())
+            .and_then(|()| late.flush())
+            .map_err(|e| format!("write failed: {e}"))?;
         Ok(summary)
     };
     match run() {
@@ -266,6 +287,18 @@ fn replay(
                 s.expr_errors,
                 s.operator_errors
             );
+            if p.window.is_some() || p.time.is_some() {
+                eprintln!(
+                    "replay `{name}`: {} window results ({} late updates), {} time errors, \
+                     {} late events out, {} late events dropped, {} dropped at max_windows",
+                    s.windows_fired,
+                    s.updates,
+                    s.time_errors,
+                    s.late_out,
+                    s.late_dropped,
+                    s.windows_full
+                );
+            }
             ExitCode::SUCCESS
         }
         Err(e) => {

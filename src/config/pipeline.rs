@@ -37,6 +37,8 @@ use crate::topic::validate_topic;
 use crate::worker::IdleStrategy;
 
 use super::de_duration;
+use super::window::{AggregateConfig, TimeConfig, WindowConfig};
+use crate::ops::TimeMode;
 
 /// Worker pool settings (`[workers]`).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -190,9 +192,25 @@ pub struct PipelineConfig {
     /// Topic that receives an error record for every message that fails.
     #[serde(default)]
     pub errors: Option<TopicName>,
-    /// The steps, in order.
+    /// The steps, in order (before the window, if any).
     #[serde(default)]
     pub steps: Vec<StepConfig>,
+    /// `"processing"` or `{ event = ".ts", out_of_orderness, allowed_lateness, idle, sources }`.
+    #[serde(default)]
+    pub time: Option<TimeConfig>,
+    /// The window: `{ tumbling = "1s" }`, `{ sliding = "5s", slide = "1s" }`,
+    /// `{ session = "500ms" }`, `{ count = 100 }` (with `offset` for the first two).
+    #[serde(default)]
+    pub window: Option<WindowConfig>,
+    /// The window's aggregates: `{ name = "sum(.qty)", … }`.
+    #[serde(default)]
+    pub aggregate: Option<AggregateConfig>,
+    /// Topic for events past the allowed lateness (event-time windows).
+    #[serde(default)]
+    pub late: Option<TopicName>,
+    /// Bound on open windows over all workers (default 100000).
+    #[serde(default)]
+    pub max_windows: Option<usize>,
 }
 
 impl PipelineConfig {
@@ -216,7 +234,41 @@ impl PipelineConfig {
                 StepConfig::Text(op) => p.text(*op),
             };
         }
+        match &self.time {
+            Some(TimeConfig(TimeMode::Event(t))) => p = p.event_time(t.clone()),
+            Some(TimeConfig(TimeMode::Processing)) => p = p.processing_time(),
+            None => {}
+        }
+        if let (Some(w), Some(a)) = (&self.window, &self.aggregate) {
+            p = p.window(w.0).aggregate(a.0.clone());
+        }
+        if let Some(late) = &self.late {
+            p = p.late_to(&late.0);
+        }
+        if let Some(n) = self.max_windows {
+            p = p.max_windows(n);
+        }
         p
+    }
+
+    /// Problems between this table's keys: (key, message).
+    pub fn check(&self) -> Result<(), (&'static str, String)> {
+        match (&self.window, &self.aggregate) {
+            (Some(_), None) => {
+                return Err((
+                    "window",
+                    "a window needs `aggregate = { name = \"count\", … }`".into(),
+                ))
+            }
+            (None, Some(_)) => {
+                return Err(("aggregate", "aggregates need a `window = { … }`".into()))
+            }
+            _ => {}
+        }
+        match self.to_pipeline().time_problem() {
+            Some(problem) => Err(problem),
+            None => Ok(()),
+        }
     }
 }
 
@@ -235,12 +287,12 @@ pub fn check_pipelines(pipelines: &[Pipeline]) -> Result<(), (usize, &'static st
             }
         }
     }
-    // Topic graph: an edge from each input to the output (and error topic). A cycle would
-    // feed results back forever.
+    // Topic graph: an edge from each input to the output (and error and late topics). A cycle
+    // would feed results back forever.
     let mut edges: HashMap<&str, Vec<(usize, &str)>> = HashMap::new();
     for (i, p) in pipelines.iter().enumerate() {
         for f in &p.from {
-            for out in p.to.iter().chain(p.errors.iter()) {
+            for out in p.to.iter().chain(p.errors.iter()).chain(p.late.iter()) {
                 edges.entry(f.as_str()).or_default().push((i, out.as_str()));
             }
         }

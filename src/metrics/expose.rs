@@ -175,7 +175,7 @@ pub fn render(s: &Stats) -> String {
 
     gauge(w, "sluice_workers", "Worker threads running pipelines.", s.workers);
     type PipeField = fn(&crate::reactor::stats::PipelineStats) -> u64;
-    let per_pipeline: [(&str, &str, PipeField); 5] = [
+    let per_pipeline: [(&str, &str, PipeField); 8] = [
         (
             "sluice_pipeline_messages_in_total",
             "Messages published to the pipeline's inputs.",
@@ -197,11 +197,41 @@ pub fn render(s: &Stats) -> String {
             "Messages dropped because their worker's queue was full (drop-newest).",
             |p| p.dropped_full,
         ),
+        (
+            "sluice_pipeline_window_results_total",
+            "Window results published (late re-firings included).",
+            |p| p.windows_fired,
+        ),
+        (
+            "sluice_pipeline_window_updates_total",
+            "Window results that were late re-firings (\"update\": true).",
+            |p| p.updates,
+        ),
+        (
+            "sluice_pipeline_windows_full_total",
+            "Events dropped because they would have opened a window beyond max_windows.",
+            |p| p.windows_full,
+        ),
     ];
     for (name, help, field) in per_pipeline {
         family(w, name, "counter", help);
         for p in &s.pipelines {
             let _ = writeln!(w, "{name}{{pipeline=\"{}\"}} {}", escape(&p.name), field(p));
+        }
+    }
+    family(
+        w,
+        "sluice_pipeline_late_events_total",
+        "counter",
+        "Events past the allowed lateness of an event-time window, by what happened to them.",
+    );
+    for p in &s.pipelines {
+        for (action, n) in [("published", p.late_out), ("dropped", p.late_dropped)] {
+            let _ = writeln!(
+                w,
+                "sluice_pipeline_late_events_total{{pipeline=\"{}\",action=\"{action}\"}} {n}",
+                escape(&p.name)
+            );
         }
     }
     family(
@@ -216,6 +246,7 @@ pub fn render(s: &Stats) -> String {
             ("expr", p.expr_errors),
             ("key", p.key_errors),
             ("operator", p.operator_errors),
+            ("time", p.time_errors),
         ] {
             let _ = writeln!(
                 w,

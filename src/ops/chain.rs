@@ -12,6 +12,7 @@ use jaq_json::Val;
 
 use super::expr::{self, Compiled};
 use super::record::{Pool, Record};
+use super::window::{Budget, Cx, DynWindow};
 use super::{DynOperator, Emitter, Pipeline, StepSpec, TextOp};
 
 enum Stage {
@@ -20,6 +21,7 @@ enum Stage {
     FlatMap(Compiled),
     Text(TextOp),
     Custom(Box<dyn DynOperator>),
+    Window(Box<dyn DynWindow>),
 }
 
 /// Counters of one pipeline on one worker since the last [`Chain::take_counts`].
@@ -31,6 +33,16 @@ pub(crate) struct Counts {
     pub(crate) invalid_json: u64,
     pub(crate) expr_errors: u64,
     pub(crate) operator_errors: u64,
+    /// Window results emitted (updates included).
+    pub(crate) windows_fired: u64,
+    /// Of those, late re-firings (`"update": true`).
+    pub(crate) updates: u64,
+    /// Late events sent to the late topic.
+    pub(crate) late_out: u64,
+    /// Late events dropped (no late topic).
+    pub(crate) late_dropped: u64,
+    /// Events dropped because they would open a window beyond `max_windows`.
+    pub(crate) windows_full: u64,
 }
 
 /// The running instance of one pipeline on one worker.
@@ -46,11 +58,15 @@ pub(crate) struct Chain {
     /// (step number, what went wrong, the payload) of failures since the last drain.
     failures: Vec<(usize, String, Vec<u8>)>,
     op_failures: Vec<(String, Vec<u8>)>,
+    /// Late events wanted (the pipeline has a late topic), and those not yet handed over.
+    keep_late: bool,
+    late: Vec<Record>,
 }
 
 impl Chain {
     /// Instantiate every step (compile jq, clone operators). Call on the worker's own thread.
-    pub(crate) fn new(p: &Pipeline) -> Chain {
+    /// `budget` bounds the pipeline's open windows across all its chains.
+    pub(crate) fn new(p: &Pipeline, budget: &Arc<Budget>) -> Chain {
         let stages = p
             .steps
             .iter()
@@ -60,6 +76,7 @@ impl Chain {
                 StepSpec::FlatMap(e) => Stage::FlatMap(e.compile()),
                 StepSpec::Text(op) => Stage::Text(*op),
                 StepSpec::Custom(f) => Stage::Custom(f.make()),
+                StepSpec::Window(w) => Stage::Window(p.make_window(w, budget.clone())),
             })
             .collect();
         Chain {
@@ -72,12 +89,30 @@ impl Chain {
             keep_errors: p.errors.is_some(),
             failures: Vec::new(),
             op_failures: Vec::new(),
+            keep_late: p.late.is_some(),
+            late: Vec::new(),
         }
     }
 
     /// Queue one input message (copied into a pooled buffer).
     pub(crate) fn push(&mut self, text: bool, payload: &[u8], key: Option<&[u8]>) {
         let r = self.pool.record(text, payload, key);
+        self.input.push(r);
+    }
+
+    /// Queue one input message with its event time (or arrival time) and the watermark it was
+    /// read under (`i64::MIN`: none).
+    pub(crate) fn push_timed(
+        &mut self,
+        text: bool,
+        payload: &[u8],
+        key: Option<&[u8]>,
+        ts: i64,
+        wm: i64,
+    ) {
+        let mut r = self.pool.record(text, payload, key);
+        r.ts = ts;
+        r.wm = wm;
         self.input.push(r);
     }
 
@@ -91,33 +126,66 @@ impl Chain {
 
     /// Tell time-driven operators the time, and run what they emit through the rest.
     pub(crate) fn on_time(&mut self, now_ms: u64, out: &mut impl FnMut(&Record)) {
-        for i in 0..self.stages.len() {
-            if let Stage::Custom(op) = &mut self.stages[i] {
-                let mut emitted = Vec::new();
-                let mut failed = 0;
-                let errors = self.keep_errors.then_some(&mut self.op_failures);
-                op.on_time(now_ms, &mut Emitter::new(&mut emitted, &mut failed, errors));
-                self.counts.operator_errors += failed;
-                self.note_op_failures(i);
-                if !emitted.is_empty() {
-                    self.run_from(i + 1, emitted, out);
-                }
-            }
-        }
+        self.signal(Signal::Time(now_ms), out);
+    }
+
+    /// A new watermark: due windows fire, operators see it, results run through the rest.
+    pub(crate) fn on_watermark(&mut self, wm: i64, out: &mut impl FnMut(&Record)) {
+        self.signal(Signal::Watermark(wm), out);
     }
 
     /// End of input: every operator flushes, in order, each into the steps after it.
     pub(crate) fn on_end(&mut self, out: &mut impl FnMut(&Record)) {
+        self.signal(Signal::End, out);
+    }
+
+    fn signal(&mut self, sig: Signal, out: &mut impl FnMut(&Record)) {
         for i in 0..self.stages.len() {
-            if let Stage::Custom(op) = &mut self.stages[i] {
-                let mut emitted = Vec::new();
-                let mut failed = 0;
-                let errors = self.keep_errors.then_some(&mut self.op_failures);
-                op.on_end(&mut Emitter::new(&mut emitted, &mut failed, errors));
-                self.counts.operator_errors += failed;
-                self.note_op_failures(i);
+            let mut emitted = Vec::new();
+            let mut failed = 0;
+            let errors = self.keep_errors.then_some(&mut self.op_failures);
+            match &mut self.stages[i] {
+                Stage::Custom(op) => {
+                    let mut em = Emitter::new(&mut emitted, &mut failed, errors);
+                    match sig {
+                        Signal::Time(now) => op.on_time(now, &mut em),
+                        Signal::Watermark(wm) => op.on_watermark(wm, &mut em),
+                        Signal::End => op.on_end(&mut em),
+                    }
+                }
+                Stage::Window(w) => {
+                    let mut cx = Cx {
+                        out: &mut emitted,
+                        late: &mut self.late,
+                        keep_late: self.keep_late,
+                        pool: &mut self.pool,
+                        counts: &mut self.counts,
+                        failures: errors,
+                    };
+                    match sig {
+                        Signal::Time(now) => {
+                            w.on_time(i64::try_from(now).unwrap_or(i64::MAX), &mut cx)
+                        }
+                        Signal::Watermark(wm) => w.on_watermark(wm, &mut cx),
+                        Signal::End => w.end(&mut cx),
+                    }
+                }
+                _ => continue,
+            }
+            self.counts.operator_errors += failed;
+            self.note_op_failures(i);
+            if !emitted.is_empty() {
                 self.run_from(i + 1, emitted, out);
             }
+        }
+    }
+
+    /// Hand every late event since the last call to `f` (text, payload).
+    pub(crate) fn drain_late(&mut self, mut f: impl FnMut(bool, &[u8])) {
+        for mut r in std::mem::take(&mut self.late) {
+            r.materialize();
+            f(r.text, r.payload());
+            self.pool.recycle(r);
         }
     }
 
@@ -167,7 +235,9 @@ impl Chain {
 
     fn apply(&mut self, i: usize, input: &mut Vec<Record>, next: &mut Vec<Record>) {
         let step = i + 1;
-        let Chain { stages, pool, counts, failures, keep_errors, op_failures, .. } = self;
+        let Chain {
+            stages, pool, counts, failures, keep_errors, op_failures, late, keep_late, ..
+        } = self;
         let mut fail = |r: Record, why: String, pool: &mut Pool| {
             if *keep_errors {
                 let mut r = r;
@@ -239,8 +309,8 @@ impl Chain {
                         }
                     };
                     let before = next.len();
-                    let key = r.key.as_deref();
-                    let result = c.run(v, |v: Val| next.push(pool.json_record(v, key)));
+                    let parent = &r;
+                    let result = c.run(v, |v: Val| next.push(pool.json_record(v, parent)));
                     match result {
                         Ok(()) => {
                             if next.len() == before {
@@ -274,8 +344,30 @@ impl Chain {
                     failures.push((step, why, payload));
                 }
             }
+            Stage::Window(w) => {
+                let mut cx = Cx {
+                    out: next,
+                    late,
+                    keep_late: *keep_late,
+                    pool,
+                    counts,
+                    failures: keep_errors.then_some(&mut *op_failures),
+                };
+                w.batch(input, &mut cx);
+                for (why, payload) in op_failures.drain(..) {
+                    failures.push((step, why, payload));
+                }
+            }
         }
     }
+}
+
+/// A non-record input that flows through the stages.
+#[derive(Clone, Copy)]
+enum Signal {
+    Time(u64),
+    Watermark(i64),
+    End,
 }
 
 /// `{"pipeline":…,"step":…,"error":…,"payload":…}` (the payload as a string, lossy UTF-8).
@@ -302,7 +394,7 @@ mod tests {
 
     fn run(p: Pipeline, inputs: &[&str]) -> (Vec<String>, Counts, Vec<String>) {
         p.validate().unwrap();
-        let mut chain = Chain::new(&p);
+        let mut chain = Chain::new(&p, &Budget::new(usize::MAX));
         for i in inputs {
             chain.push(true, i.as_bytes(), None);
         }
@@ -387,7 +479,7 @@ mod tests {
             .errors_to("e")
             .to_topic("b");
         p.validate().unwrap();
-        let mut chain = Chain::new(&p);
+        let mut chain = Chain::new(&p, &Budget::new(usize::MAX));
         for s in ["a", "skip", "bad", "b"] {
             chain.push(true, s.as_bytes(), None);
         }
@@ -405,7 +497,7 @@ mod tests {
     #[test]
     fn keys_follow_records_through_steps() {
         let p = Pipeline::from_topic("a").key_by(".k").flat_map_jq(".v[]").to_topic("b");
-        let mut chain = Chain::new(&p);
+        let mut chain = Chain::new(&p, &Budget::new(usize::MAX));
         chain.push(true, br#"{"k":"A","v":[1,2]}"#, Some(br#""A""#));
         let mut keys = Vec::new();
         chain.run(&mut |r: &Record| keys.push(r.key().map(<[u8]>::to_vec)));
@@ -425,7 +517,7 @@ mod tests {
             }
         }
         let p = Pipeline::from_topic("a").operator(Ticker).text(TextOp::Upper).to_topic("b");
-        let mut chain = Chain::new(&p);
+        let mut chain = Chain::new(&p, &Budget::new(usize::MAX));
         let mut out = Vec::new();
         chain.on_time(42, &mut |r: &Record| out.push(r.as_str().unwrap().to_string()));
         assert_eq!(out, ["T42"]);

@@ -144,6 +144,17 @@ impl KeyPath {
     }
 }
 
+/// Whether `json` is one valid JSON value (surrounding whitespace allowed), checked without
+/// allocating. Strings are checked for control characters, not for valid escapes or UTF-8.
+pub fn is_json(json: &[u8]) -> bool {
+    let mut c = Cursor { b: json, i: 0 };
+    if c.skip_value().is_err() {
+        return false;
+    }
+    c.ws();
+    c.i == json.len()
+}
+
 /// A JSON string starting at `s[at] == '"'`, decoded (the common escapes); returns the text
 /// and the index after the closing quote.
 fn quoted(s: &str, at: usize) -> Option<(String, usize)> {
@@ -229,17 +240,7 @@ impl Cursor<'_> {
             Some(b't') => self.literal(b"true"),
             Some(b'f') => self.literal(b"false"),
             Some(b'n') => self.literal(NULL),
-            Some(b'-' | b'0'..=b'9') => {
-                let start = self.i;
-                while matches!(self.peek(), Some(b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')) {
-                    self.i += 1;
-                }
-                std::str::from_utf8(&self.b[start..self.i])
-                    .ok()
-                    .and_then(|s| s.parse::<f64>().ok())
-                    .map(|_| ())
-                    .ok_or(KeyError::InvalidJson)
-            }
+            Some(b'-' | b'0'..=b'9') => self.number(),
             Some(open @ (b'{' | b'[')) => {
                 self.i += 1;
                 self.ws();
@@ -271,6 +272,47 @@ impl Cursor<'_> {
             }
             _ => Err(KeyError::InvalidJson),
         }
+    }
+
+    /// Skip a number, checked against JSON's grammar (`-? (0 | [1-9][0-9]*) (. [0-9]+)?
+    /// ([eE] [+-]? [0-9]+)?`) without converting it.
+    fn number(&mut self) -> Result<(), KeyError> {
+        let b = self.b;
+        let mut i = self.i;
+        let digits = |mut i: usize| {
+            while b.get(i).is_some_and(u8::is_ascii_digit) {
+                i += 1;
+            }
+            i
+        };
+        if b.get(i) == Some(&b'-') {
+            i += 1;
+        }
+        i = match b.get(i) {
+            Some(b'0') => i + 1,
+            Some(b'1'..=b'9') => digits(i + 1),
+            _ => return Err(KeyError::InvalidJson),
+        };
+        if b.get(i) == Some(&b'.') {
+            let end = digits(i + 1);
+            if end == i + 1 {
+                return Err(KeyError::InvalidJson);
+            }
+            i = end;
+        }
+        if matches!(b.get(i), Some(b'e' | b'E')) {
+            i += 1;
+            if matches!(b.get(i), Some(b'+' | b'-')) {
+                i += 1;
+            }
+            let end = digits(i);
+            if end == i {
+                return Err(KeyError::InvalidJson);
+            }
+            i = end;
+        }
+        self.i = i;
+        Ok(())
     }
 
     /// Cursor on `{`: move to the value of `name`; false (cursor anywhere) if absent.
@@ -379,6 +421,26 @@ mod tests {
         assert_eq!(key(".a", r#"{"a": "unterminated}"#), Err(KeyError::InvalidJson));
         assert_eq!(key(".b", r#"{"a" 1}"#), Err(KeyError::InvalidJson));
         assert_eq!(key(".a", r#"{"a": 1e}"#), Err(KeyError::InvalidJson));
+        for bad in ["01", "1.", "-", "1e+", ".5", "1.e3", "--1", "1-2"] {
+            assert_eq!(
+                key(".b", &format!("{{\"a\": {bad}, \"b\": 1}}")),
+                Err(KeyError::InvalidJson),
+                "{bad}"
+            );
+        }
+        for good in
+            ["0", "-0", "1.5", "-12.25e+3", "1E-7", "0.0e0", "123456789012345678901234567890"]
+        {
+            assert_eq!(
+                key(".b", &format!("{{\"a\": {good}, \"b\": 1}}")),
+                Ok("1".into()),
+                "{good}"
+            );
+            assert_eq!(key(".a", &format!("{{\"a\": {good}}}")), Ok(good.into()), "{good}");
+        }
+        assert!(is_json(b" {\"a\": [1, -2.5e3, \"x\", null, true, {}]} "));
+        assert!(!is_json(b"{\"a\": 1} x"));
+        assert!(!is_json(b"{\"a\": 01}"));
     }
 
     #[test]

@@ -38,6 +38,8 @@ pub mod key;
 mod record;
 pub mod replay;
 pub mod shard;
+pub mod time;
+pub mod window;
 
 use std::fmt;
 use std::sync::Arc;
@@ -45,10 +47,13 @@ use std::sync::Arc;
 pub use expr::{Expr, ExprError};
 pub use key::KeyPath;
 pub use record::Record;
+pub use time::{EventTime, Sources, TimeMode};
+pub use window::{Aggregate, Aggregates, Fields, Window};
 
 pub(crate) use chain::{error_record, Chain, Counts};
 
 use crate::topic::validate_topic;
+use window::{WindowSpec, DEFAULT_MAX_WINDOWS};
 
 /// A user operator: the Rust counterpart of Flink's `ProcessFunction`.
 ///
@@ -67,6 +72,12 @@ pub trait Operator: 'static {
     /// Called once when the input ends (`sluice replay`), to flush what is held. The default
     /// does nothing.
     fn on_end(&mut self, _out: &mut Emitter<'_>) {}
+
+    /// Called with each new watermark of an event-time pipeline ([`Pipeline::event_time`]):
+    /// no event with a timestamp at or below it is expected any more (Flink's
+    /// `processWatermark`). Records also carry their time ([`Record::timestamp`]). The default
+    /// does nothing.
+    fn on_watermark(&mut self, _watermark: i64, _out: &mut Emitter<'_>) {}
 }
 
 /// Where an operator puts its results.
@@ -173,6 +184,8 @@ pub enum Partition {
     RoundRobin,
     /// All messages with the same key go to one worker, in order (Flink's `keyBy`).
     Key(KeyPath),
+    /// All messages go to one worker: a window without a key (Flink's `windowAll`).
+    Single,
 }
 
 /// A step as declared, before each worker instantiates it.
@@ -183,6 +196,7 @@ pub(crate) enum StepSpec {
     FlatMap(Expr),
     Text(TextOp),
     Custom(Arc<dyn Factory>),
+    Window(WindowSpec),
 }
 
 impl fmt::Debug for StepSpec {
@@ -193,6 +207,7 @@ impl fmt::Debug for StepSpec {
             StepSpec::FlatMap(e) => write!(f, "flat_map {}", e.source()),
             StepSpec::Text(op) => write!(f, "text {op:?}"),
             StepSpec::Custom(_) => f.write_str("custom"),
+            StepSpec::Window(w) => write!(f, "window {} {:?}", w.window, w.agg),
         }
     }
 }
@@ -207,6 +222,7 @@ pub(crate) trait DynOperator {
     fn batch(&mut self, input: &mut Vec<Record>, out: &mut Emitter<'_>);
     fn on_time(&mut self, now_ms: u64, out: &mut Emitter<'_>);
     fn on_end(&mut self, out: &mut Emitter<'_>);
+    fn on_watermark(&mut self, wm: i64, out: &mut Emitter<'_>);
 }
 
 struct Proto<O>(O);
@@ -230,6 +246,9 @@ impl<O: Operator> DynOperator for Instance<O> {
     }
     fn on_end(&mut self, out: &mut Emitter<'_>) {
         self.0.on_end(out);
+    }
+    fn on_watermark(&mut self, wm: i64, out: &mut Emitter<'_>) {
+        self.0.on_watermark(wm, out);
     }
 }
 
@@ -285,6 +304,11 @@ pub struct Pipeline {
     pub(crate) partition: Partition,
     pub(crate) errors: Option<String>,
     pub(crate) steps: Vec<StepSpec>,
+    pub(crate) time: Option<TimeMode>,
+    pub(crate) late: Option<String>,
+    pub(crate) max_windows: usize,
+    /// A `window(…)` waiting for its aggregate.
+    pub(crate) pending_window: Option<Window>,
     first_error: Option<String>,
 }
 
@@ -303,6 +327,10 @@ impl Pipeline {
             partition: Partition::Publisher,
             errors: None,
             steps: Vec::new(),
+            time: None,
+            late: None,
+            max_windows: DEFAULT_MAX_WINDOWS,
+            pending_window: None,
             first_error: None,
         }
     }
@@ -417,7 +445,7 @@ impl Pipeline {
         self
     }
 
-    fn fail(&mut self, message: String) {
+    pub(crate) fn fail(&mut self, message: String) {
         self.first_error.get_or_insert(message);
     }
 
@@ -451,7 +479,7 @@ impl Pipeline {
                 return Err(err(format!("error topic `{e}` is also an input: it would loop")));
             }
         }
-        Ok(())
+        self.validate_time().map_err(err)
     }
 }
 

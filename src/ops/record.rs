@@ -23,6 +23,10 @@ pub struct Record {
     pub(crate) json: Option<Val>,
     /// `payload` is out of date: `json` is the truth (after a jq `map`).
     pub(crate) stale: bool,
+    /// Event time in milliseconds (`i64::MIN`: none, as in Flink).
+    pub(crate) ts: i64,
+    /// The watermark in force when the reactor read the message (`i64::MIN`: none).
+    pub(crate) wm: i64,
 }
 
 impl fmt::Debug for Record {
@@ -51,7 +55,7 @@ impl Record {
     }
 
     pub(crate) fn from_parts(text: bool, payload: Vec<u8>) -> Record {
-        Record { text, payload, key: None, json: None, stale: false }
+        Record { text, payload, key: None, json: None, stale: false, ts: i64::MIN, wm: i64::MIN }
     }
 
     /// True for a text message, false for binary.
@@ -79,6 +83,18 @@ impl Record {
         self.key.as_deref()
     }
 
+    /// The record's event time in milliseconds since the epoch: read from the message with
+    /// event time, the worker's clock at arrival with processing time, the window's last
+    /// timestamp (`end - 1`) on a window result; `None` without time.
+    pub fn timestamp(&self) -> Option<i64> {
+        (self.ts != i64::MIN).then_some(self.ts)
+    }
+
+    /// Set the event time (milliseconds), for operators that make records.
+    pub fn set_timestamp(&mut self, ts: i64) {
+        self.ts = ts;
+    }
+
     /// Replace the payload with text.
     pub fn set_text(&mut self, s: &str) {
         self.payload.clear();
@@ -97,11 +113,13 @@ impl Record {
         self.stale = false;
     }
 
-    /// A new record that inherits this record's key (for operators that emit several records
-    /// per input).
+    /// A new record that inherits this record's key and time (for operators that emit several
+    /// records per input).
     pub fn child_text(&self, s: &str) -> Record {
         let mut r = Record::text(s);
         r.key = self.key.clone();
+        r.ts = self.ts;
+        r.wm = self.wm;
         r
     }
 
@@ -159,11 +177,18 @@ impl Pool {
         r
     }
 
-    /// A record for a value produced by a jq step, inheriting `key`.
-    pub(crate) fn json_record(&mut self, v: Val, key: Option<&[u8]>) -> Record {
-        let mut r = self.record(true, b"", key);
+    /// A record for a value produced by a jq step, inheriting the key and time of `parent`.
+    pub(crate) fn json_record(&mut self, v: Val, parent: &Record) -> Record {
+        let mut r = self.record(true, b"", parent.key.as_deref());
+        r.ts = parent.ts;
+        r.wm = parent.wm;
         r.set_json(v);
         r
+    }
+
+    /// An empty buffer, recycled if one is free.
+    pub(crate) fn buffer(&mut self) -> Vec<u8> {
+        self.free.pop().unwrap_or_default()
     }
 
     /// Give a finished record's buffers back.

@@ -448,6 +448,10 @@ impl Core {
         conn.begin_close(reason, discard, now, &self.limits);
         mark_dirty(&mut self.dirty, key, conn);
         arm(&mut self.timers, key, conn, &self.limits);
+        if let (Kind::Publish(_), Some(pool)) = (&conn.kind, &mut self.pool) {
+            // It will publish no more: it must not hold back per-publisher watermarks.
+            pool.publisher_gone(conn.id);
+        }
     }
 
     /// Deliver what the current connection's frames produced.
@@ -726,7 +730,12 @@ impl Core {
             self.unadmit(conn.peer.ip());
         }
         match std::mem::replace(&mut conn.kind, Kind::Http) {
-            Kind::Publish(topic) => self.topics.remove_publisher(topic),
+            Kind::Publish(topic) => {
+                self.topics.remove_publisher(topic);
+                if let Some(pool) = &mut self.pool {
+                    pool.publisher_gone(conn.id);
+                }
+            }
             Kind::Subscribe(list) => {
                 for &(topic, slot) in list.iter() {
                     self.topics.unsubscribe(topic, slot);

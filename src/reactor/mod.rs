@@ -131,6 +131,8 @@ pub struct Reactor {
     clock: Clock,
     /// The first loop iteration has run (pipelines can no longer be added).
     started: bool,
+    /// Event-time pipelines need the loop back this soon (owed watermarks, idle publishers).
+    pipeline_wake: Option<Duration>,
 }
 
 impl Reactor {
@@ -202,6 +204,7 @@ impl Reactor {
             workers: config.workers,
             clock: Clock::System,
             started: false,
+            pipeline_wake: None,
         })
     }
 
@@ -304,6 +307,7 @@ impl Reactor {
         if woken || self.core.results_more {
             self.core.drain_results(now);
         }
+        self.pipeline_wake = self.core.tick_pipelines();
         if self.phase == Phase::Running && self.shared.stop.load(Ordering::Acquire) {
             self.begin_shutdown(now);
         }
@@ -354,7 +358,11 @@ impl Reactor {
             deadline = Some(deadline.map_or(other, |d| d.min(other)));
         }
         // Round up so a timer is never fired a hair early and polled again with a zero timeout.
-        let timer = deadline.map(|d| d.saturating_duration_since(now) + Duration::from_micros(500));
+        let mut timer =
+            deadline.map(|d| d.saturating_duration_since(now) + Duration::from_micros(500));
+        if let Some(wake) = self.pipeline_wake {
+            timer = Some(timer.map_or(wake, |t| t.min(wake)));
+        }
         match (timer, user) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),

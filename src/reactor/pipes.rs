@@ -7,7 +7,7 @@
 //! (their headers, which the reactor wrote itself) and handed to the pool. A topic no pipeline
 //! reads costs one branch per read.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::core::Core;
 use super::stats::PipelineStats;
@@ -152,6 +152,19 @@ impl Core {
         self.results_more = true;
     }
 
+    /// Once per loop iteration: publisher idleness and owed watermarks of event-time pipelines.
+    /// Returns how soon the reactor must come back for them (`None`: nothing pending).
+    pub(crate) fn tick_pipelines(&mut self) -> Option<Duration> {
+        let pool = self.pool.as_mut()?;
+        if pool.tick() {
+            return Some(Duration::from_millis(1));
+        }
+        let next = pool.next_idle_ms()?;
+        let now = pool.now_ms();
+        // Capped, so a manual clock moved by a test is noticed too.
+        Some(Duration::from_millis(next.saturating_sub(now).clamp(1, 10)))
+    }
+
     /// Counters of every pipeline.
     pub(crate) fn pipeline_stats(&self) -> Vec<PipelineStats> {
         let mut pipelines = Vec::new();
@@ -170,6 +183,12 @@ impl Core {
                     expr_errors: w.expr_errors,
                     key_errors: r.key_errors,
                     operator_errors: w.operator_errors,
+                    time_errors: r.time_errors,
+                    windows_fired: w.windows_fired,
+                    updates: w.updates,
+                    late_out: w.late_out,
+                    late_dropped: w.late_dropped,
+                    windows_full: w.windows_full,
                 });
             }
         }

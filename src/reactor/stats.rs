@@ -121,11 +121,27 @@ pub struct PipelineStats {
     pub key_errors: u64,
     /// Messages a custom operator reported as failed (`Emitter::fail`).
     pub operator_errors: u64,
+    /// Messages whose event time could not be read (event-time pipelines).
+    pub time_errors: u64,
+    /// Window results published (late re-firings included).
+    pub windows_fired: u64,
+    /// Of those, late re-firings (`"update": true`).
+    pub updates: u64,
+    /// Events past the allowed lateness published to the late topic.
+    pub late_out: u64,
+    /// Events past the allowed lateness dropped (no late topic).
+    pub late_dropped: u64,
+    /// Events dropped because they would have opened a window beyond `max_windows`.
+    pub windows_full: u64,
 }
 
 impl PipelineStats {
     /// Every message that failed, of any kind.
     pub fn errors(&self) -> u64 {
-        self.invalid_json + self.expr_errors + self.key_errors + self.operator_errors
+        self.invalid_json
+            + self.expr_errors
+            + self.key_errors
+            + self.operator_errors
+            + self.time_errors
     }
 }

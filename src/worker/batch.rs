@@ -27,16 +27,49 @@ struct Msg {
 }
 
 /// Messages for one route: a pipeline (to a worker) or an output topic (to the reactor).
-#[derive(Debug, Default)]
+///
+/// An event-time pipeline's batch also carries, per message, its event time and the watermark
+/// in force when the reactor read it (`stamps`), and the watermark after the last message
+/// (`watermark`; a batch with no message and a watermark is how the watermark reaches a worker
+/// that got no event).
+#[derive(Debug)]
 pub(crate) struct Batch {
     pub(crate) route: u32,
     data: Vec<u8>,
     msgs: Vec<Msg>,
+    /// (event time, watermark before it) per message, for event-time routes.
+    stamps: Vec<(i64, i64)>,
+    /// The watermark after this batch (`i64::MIN`: none).
+    pub(crate) watermark: i64,
+}
+
+impl Default for Batch {
+    fn default() -> Self {
+        Batch::new(0)
+    }
 }
 
 impl Batch {
     pub(crate) fn new(route: u32) -> Batch {
-        Batch { route, data: Vec::new(), msgs: Vec::new() }
+        Batch { route, data: Vec::new(), msgs: Vec::new(), stamps: Vec::new(), watermark: i64::MIN }
+    }
+
+    /// Append a message with its event time and the watermark it was read under.
+    pub(crate) fn push_timed(
+        &mut self,
+        text: bool,
+        payload: &[u8],
+        key: Option<&[u8]>,
+        ts: i64,
+        wm: i64,
+    ) {
+        self.push(text, payload, key);
+        self.stamps.push((ts, wm));
+    }
+
+    /// (event time, watermark before it) per message; empty if the batch has no times.
+    pub(crate) fn stamps(&self) -> &[(i64, i64)] {
+        &self.stamps
     }
 
     /// Append a message; `key`, if any, is a slice of `payload` or the literal `null`.
@@ -83,6 +116,8 @@ impl Batch {
     pub(crate) fn reset(&mut self, route: u32) -> bool {
         self.data.clear();
         self.msgs.clear();
+        self.stamps.clear();
+        self.watermark = i64::MIN;
         self.route = route;
         self.data.capacity() <= KEEP_MAX
     }
@@ -134,9 +169,16 @@ mod tests {
         assert_eq!(got[2], (true, b"{}".to_vec(), Some(b"null".to_vec())));
         assert_eq!(got[3], (true, vec![], None));
         assert_eq!((b.len(), b.bytes(), b.route), (4, 13, 3));
+        assert!(b.stamps().is_empty());
         let mut spares = Spares::default();
         spares.give(b);
-        let b = spares.take(7);
+        let mut b = spares.take(7);
         assert_eq!((b.len(), b.route), (0, 7));
+        b.push_timed(true, b"{}", None, 5, -1);
+        b.watermark = 4;
+        assert_eq!(b.stamps(), [(5, -1)]);
+        spares.give(b);
+        let b = spares.take(1);
+        assert!(b.stamps().is_empty() && b.watermark == i64::MIN);
     }
 }

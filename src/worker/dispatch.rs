@@ -9,6 +9,16 @@
 //! | publisher (default) | `shard(mix64(connection id), N)`: per-publisher order |
 //! | round-robin | the next worker, message by message: no order |
 //!
+//! Event time: for a pipeline with event time, the reactor reads each message's timestamp
+//! (the same allocation-free scanner as the key), stamps the message with it and with the
+//! pipeline's watermark *before* it, then advances the watermark ([`crate::ops::time`]). Each
+//! batch handed over after a read carries the watermark as it is after the read; at the end of
+//! the loop iteration, every worker that has not seen the current watermark gets it as a batch
+//! of its own (at most one per worker and iteration). So a worker that gets no event still sees
+//! the watermark in the iteration that moved it, behind whatever its queue already holds. A
+//! watermark that could not be delivered (full queue) is sent again at the next iteration (the
+//! reactor polls at least every millisecond while one is owed).
+//!
 //! Full-queue policy: **drop newest**. A batch that does not fit in its worker's queue is
 //! dropped and its messages counted in `dropped_full`; nothing blocks and nothing else is
 //! affected. (Pausing the publisher's socket instead would stall the publisher's other
@@ -23,6 +33,7 @@ use super::batch::{Batch, Spares, BATCH_BYTES};
 use super::Pool;
 use crate::ops::key::KeyError;
 use crate::ops::shard::{key_hash, mix64, shard};
+use crate::ops::time::Watermarks;
 use crate::ops::{error_record, Partition, Pipeline};
 
 /// Counters the reactor keeps per pipeline (it is their only writer).
@@ -32,6 +43,8 @@ pub(crate) struct ReactorCounts {
     pub(crate) dropped_full: u64,
     pub(crate) invalid_json: u64,
     pub(crate) key_errors: u64,
+    /// Messages whose event time could not be read.
+    pub(crate) time_errors: u64,
 }
 
 /// Dispatch state: pending batches and counters.
@@ -45,6 +58,12 @@ pub(super) struct State {
     pub(super) counts: Vec<ReactorCounts>,
     /// Error records made on the reactor (a key that could not be read): (slot, record).
     pub(super) failures: Vec<(u32, Vec<u8>)>,
+    /// Per event-time pipeline: its watermark.
+    watermarks: Vec<Option<Watermarks>>,
+    /// `[pipeline * workers + worker]`: the last watermark handed to that worker.
+    sent: Vec<i64>,
+    /// The pipeline clock's time at the last tick (publisher idleness).
+    now_ms: u64,
 }
 
 impl State {
@@ -57,6 +76,12 @@ impl State {
             rr: 0,
             counts: vec![ReactorCounts::default(); pipelines.len()],
             failures: Vec::new(),
+            watermarks: pipelines
+                .iter()
+                .map(|p| p.event_time_spec().map(Watermarks::new))
+                .collect(),
+            sent: vec![i64::MIN; pipelines.len() * workers],
+            now_ms: 0,
         }
     }
 }
@@ -71,6 +96,7 @@ impl Pool {
             let n = d.workers;
             let (worker, key) = match &self.pipelines[p].partition {
                 Partition::Publisher => (shard(mix64(publisher), n), None),
+                Partition::Single => (0, None),
                 Partition::RoundRobin => {
                     d.rr = d.rr.wrapping_add(1);
                     (d.rr % n, None)
@@ -98,6 +124,28 @@ impl Pool {
                     }
                 },
             };
+            let stamp = match (&mut d.watermarks[p], self.pipelines[p].event_time_spec()) {
+                (Some(w), Some(t)) => match t.extract(payload) {
+                    Ok(ts) => {
+                        let before = w.current();
+                        let now = if w.needs_clock() { self.clock.now_ms() } else { 0 };
+                        w.on_event(publisher, ts, now);
+                        Some((ts, before))
+                    }
+                    Err(e) => {
+                        d.counts[p].time_errors += 1;
+                        if let Some(slot) = self.outputs[p].errors {
+                            let mut rec = Vec::new();
+                            let name = self.pipelines[p].get_name();
+                            let why = format!("event time {}: {e}", t.field());
+                            error_record(&mut rec, &name, 0, &why, payload);
+                            d.failures.push((slot, rec));
+                        }
+                        continue;
+                    }
+                },
+                _ => None,
+            };
             let i = p * n + worker;
             let batch = match &mut d.pending[i] {
                 Some(b) => b,
@@ -106,17 +154,96 @@ impl Pool {
                     slot.insert(d.spares.take(p as u32))
                 }
             };
-            batch.push(text, payload, key);
+            match stamp {
+                Some((ts, wm)) => batch.push_timed(text, payload, key, ts, wm),
+                None => batch.push(text, payload, key),
+            }
             if batch.bytes() >= BATCH_BYTES {
                 self.send(i);
             }
         }
     }
 
-    /// Hand every pending batch to its worker (once per read).
+    /// Hand every pending batch to its worker (once per read); each carries its pipeline's
+    /// watermark as it is after the read.
     pub(crate) fn flush(&mut self) {
+        self.stamp_watermarks(false);
         while let Some(i) = self.dispatch.touched.pop() {
             self.send(i);
+        }
+    }
+
+    /// Put the current watermark of event-time pipelines on the pending batch of every worker
+    /// that has not seen it; with `all`, make a batch for those that have none.
+    fn stamp_watermarks(&mut self, all: bool) {
+        let d = &mut self.dispatch;
+        for (p, w) in d.watermarks.iter().enumerate() {
+            let Some(w) = w else { continue };
+            let wm = w.current();
+            for worker in 0..d.workers {
+                let i = p * d.workers + worker;
+                if d.sent[i] >= wm {
+                    continue;
+                }
+                let batch = match &mut d.pending[i] {
+                    Some(b) => b,
+                    None if !all => continue,
+                    slot @ None => {
+                        d.touched.push(i);
+                        slot.insert(d.spares.take(p as u32))
+                    }
+                };
+                batch.watermark = wm;
+            }
+        }
+    }
+
+    /// Once per reactor iteration: publisher idleness (per-publisher watermarks), then the
+    /// watermark to every worker that got no event with it (one batch per worker and
+    /// iteration at most, however many reads moved it). True if a watermark is still owed (a
+    /// full queue): the reactor should come back within a millisecond.
+    pub(crate) fn tick(&mut self) -> bool {
+        let d = &mut self.dispatch;
+        if d.watermarks.iter().all(Option::is_none) {
+            return false;
+        }
+        d.now_ms = self.clock.now_ms();
+        for w in d.watermarks.iter_mut().flatten() {
+            w.tick(d.now_ms);
+        }
+        if self.owes_watermark() {
+            self.stamp_watermarks(true);
+            while let Some(i) = self.dispatch.touched.pop() {
+                self.send(i);
+            }
+        }
+        self.owes_watermark()
+    }
+
+    /// The pipeline clock at the last tick.
+    pub(crate) fn now_ms(&self) -> u64 {
+        self.dispatch.now_ms
+    }
+
+    /// When the next publisher becomes idle, in pipeline-clock milliseconds.
+    pub(crate) fn next_idle_ms(&self) -> Option<u64> {
+        self.dispatch.watermarks.iter().flatten().filter_map(|w| w.next_idle_ms()).min()
+    }
+
+    fn owes_watermark(&self) -> bool {
+        let d = &self.dispatch;
+        d.watermarks.iter().enumerate().any(|(p, w)| {
+            w.as_ref().is_some_and(|w| {
+                d.sent[p * d.workers..(p + 1) * d.workers].iter().any(|&s| s < w.current())
+            })
+        })
+    }
+
+    /// A publisher connection is closing: it no longer holds back per-publisher watermarks
+    /// (the new watermark goes out at the end of the loop iteration).
+    pub(crate) fn publisher_gone(&mut self, publisher: u64) {
+        for w in self.dispatch.watermarks.iter_mut().flatten() {
+            w.remove_publisher(publisher);
         }
     }
 
@@ -125,13 +252,19 @@ impl Pool {
         let Some(batch) = d.pending[i].take() else { return };
         let (p, worker) = (i / d.workers, i % d.workers);
         let link = &self.links[worker];
+        let watermark = batch.watermark;
         match link.tx.try_send(batch) {
             Ok(()) => {
+                d.sent[i] = d.sent[i].max(watermark);
                 // Pairs with the fence in `Worker::park`.
                 fence(Ordering::SeqCst);
                 if link.sleeping.load(Ordering::Relaxed) {
                     link.thread.unpark();
                 }
+            }
+            Err(TrySendError::Full(b) | TrySendError::Disconnected(b)) if b.len() == 0 => {
+                // A watermark alone: owed, sent again at the next tick.
+                d.spares.give(b);
             }
             Err(TrySendError::Full(b) | TrySendError::Disconnected(b)) => {
                 let c = &mut d.counts[p];

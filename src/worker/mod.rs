@@ -41,7 +41,7 @@ use crossbeam_channel::{Receiver, Sender, TryRecvError};
 
 use crate::clock::Clock;
 use crate::config::WorkerConfig;
-use crate::ops::{Chain, Counts, Pipeline};
+use crate::ops::{Chain, Counts, Pipeline, TimeMode};
 use crate::reactor::handle::Shared;
 use batch::{Batch, Spares};
 pub use idle::IdleStrategy;
@@ -62,6 +62,11 @@ pub(crate) struct PipeCounters {
     invalid_json: AtomicU64,
     expr_errors: AtomicU64,
     operator_errors: AtomicU64,
+    windows_fired: AtomicU64,
+    updates: AtomicU64,
+    late_out: AtomicU64,
+    late_dropped: AtomicU64,
+    windows_full: AtomicU64,
 }
 
 impl PipeCounters {
@@ -73,6 +78,11 @@ impl PipeCounters {
             (&self.invalid_json, c.invalid_json),
             (&self.expr_errors, c.expr_errors),
             (&self.operator_errors, c.operator_errors),
+            (&self.windows_fired, c.windows_fired),
+            (&self.updates, c.updates),
+            (&self.late_out, c.late_out),
+            (&self.late_dropped, c.late_dropped),
+            (&self.windows_full, c.windows_full),
         ] {
             if v > 0 {
                 a.fetch_add(v, Ordering::Relaxed);
@@ -88,6 +98,11 @@ impl PipeCounters {
             invalid_json: self.invalid_json.load(Ordering::Relaxed),
             expr_errors: self.expr_errors.load(Ordering::Relaxed),
             operator_errors: self.operator_errors.load(Ordering::Relaxed),
+            windows_fired: self.windows_fired.load(Ordering::Relaxed),
+            updates: self.updates.load(Ordering::Relaxed),
+            late_out: self.late_out.load(Ordering::Relaxed),
+            late_dropped: self.late_dropped.load(Ordering::Relaxed),
+            windows_full: self.windows_full.load(Ordering::Relaxed),
         }
     }
 }
@@ -97,6 +112,7 @@ impl PipeCounters {
 pub(crate) struct Outputs {
     pub(crate) to: u32,
     pub(crate) errors: Option<u32>,
+    pub(crate) late: Option<u32>,
 }
 
 /// The reactor's side of one worker.
@@ -119,6 +135,8 @@ pub(crate) struct Pool {
     /// `[worker * pipelines + pipeline]`.
     counters: Arc<Vec<PipeCounters>>,
     dispatch: dispatch::State,
+    /// The pipeline clock (publisher idleness of event-time pipelines).
+    clock: Clock,
 }
 
 impl Pool {
@@ -143,8 +161,11 @@ impl Pool {
             .map(|p| Outputs {
                 to: slot(p.to.as_deref().expect("validated")),
                 errors: p.errors.as_deref().map(&mut slot),
+                late: p.late.as_deref().map(&mut slot),
             })
             .collect();
+        let budgets: Arc<Vec<_>> =
+            Arc::new(pipelines.iter().map(Pipeline::window_budget).collect());
         let pipelines = Arc::new(pipelines);
         let counters: Arc<Vec<PipeCounters>> =
             Arc::new((0..n * pipelines.len()).map(|_| PipeCounters::default()).collect());
@@ -168,6 +189,7 @@ impl Pool {
                 idle: config.strategy(),
                 pin: config.pin,
                 clock: clock.clone(),
+                budgets: budgets.clone(),
             };
             let spawned = std::thread::Builder::new()
                 .name(format!("sluice-worker-{index}"))
@@ -195,6 +217,7 @@ impl Pool {
         );
         let dispatch = dispatch::State::new(&pipelines, n);
         Ok(Pool {
+            clock,
             pipelines,
             outputs,
             slot_topics,
@@ -224,6 +247,11 @@ impl Pool {
             sum.invalid_json += c.invalid_json;
             sum.expr_errors += c.expr_errors;
             sum.operator_errors += c.operator_errors;
+            sum.windows_fired += c.windows_fired;
+            sum.updates += c.updates;
+            sum.late_out += c.late_out;
+            sum.late_dropped += c.late_dropped;
+            sum.windows_full += c.windows_full;
         }
         sum
     }
@@ -262,6 +290,8 @@ struct Worker {
     idle: IdleStrategy,
     pin: bool,
     clock: Clock,
+    /// Per pipeline: the bound on its open windows, shared by the workers.
+    budgets: Arc<Vec<Arc<crate::ops::window::Budget>>>,
 }
 
 /// Results of one duty cycle, per output slot.
@@ -289,8 +319,13 @@ impl Worker {
         if self.pin {
             pin::pin_current(self.index);
         }
-        let mut chains: Vec<Chain> = self.pipelines.iter().map(Chain::new).collect();
-        let slots = self.outputs.iter().map(|o| o.to.max(o.errors.unwrap_or(0))).max();
+        let mut chains: Vec<Chain> =
+            self.pipelines.iter().zip(self.budgets.iter()).map(|(p, b)| Chain::new(p, b)).collect();
+        let slots = self
+            .outputs
+            .iter()
+            .map(|o| o.to.max(o.errors.unwrap_or(0)).max(o.late.unwrap_or(0)))
+            .max();
         let mut out = Out {
             pending: (0..=slots.unwrap_or(0)).map(|_| None).collect(),
             touched: Vec::new(),
@@ -317,7 +352,7 @@ impl Worker {
                 for (p, chain) in chains.iter_mut().enumerate() {
                     let o = self.outputs[p];
                     chain.on_time(now_ms, &mut |r| out.push(o.to, r.is_text(), r.payload()));
-                    self.drain_failures(chain, o, &mut out);
+                    self.drain_side(chain, o, &mut out);
                 }
             }
             if !out.touched.is_empty() && !self.hand_over(&mut out) {
@@ -351,17 +386,39 @@ impl Worker {
             out.spares.give(batch);
             return;
         };
-        for (text, payload, key) in batch.iter() {
-            chain.push(text, payload, key);
+        let stamps = batch.stamps();
+        if !stamps.is_empty() {
+            for ((text, payload, key), &(ts, wm)) in batch.iter().zip(stamps) {
+                chain.push_timed(text, payload, key, ts, wm);
+            }
+        } else if self.pipelines[p].time == Some(TimeMode::Processing) {
+            // Processing time: the worker's clock when it takes the batch.
+            let now = i64::try_from(self.clock.now_ms()).unwrap_or(i64::MAX);
+            for (text, payload, key) in batch.iter() {
+                chain.push_timed(text, payload, key, now, i64::MIN);
+            }
+        } else {
+            for (text, payload, key) in batch.iter() {
+                chain.push(text, payload, key);
+            }
         }
+        let watermark = batch.watermark;
         out.spares.give(batch);
         chain.run(&mut |r| out.push(o.to, r.is_text(), r.payload()));
-        self.drain_failures(chain, o, out);
+        if watermark != i64::MIN {
+            chain.on_watermark(watermark, &mut |r| out.push(o.to, r.is_text(), r.payload()));
+        }
+        self.drain_side(chain, o, out);
     }
 
-    fn drain_failures(&self, chain: &mut Chain, o: Outputs, out: &mut Out) {
+    /// Error records to the error topic, late events to the late topic.
+    fn drain_side(&self, chain: &mut Chain, o: Outputs, out: &mut Out) {
         if let Some(slot) = o.errors {
             chain.drain_failures(|e| out.push(slot, true, e));
+        }
+        match o.late {
+            Some(slot) => chain.drain_late(|text, payload| out.push(slot, text, payload)),
+            None => chain.drain_late(|_, _| {}),
         }
     }
 

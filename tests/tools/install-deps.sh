@@ -10,6 +10,8 @@
 #   kosoku                runs the Autobahn TestSuite case files on Python 3, for tests/autobahn.rs
 #                         and tests/connector_autobahn.rs (client mode)
 #   websockets            Python's WebSocket library: the upstream servers of tests/connector_*.rs
+#   openjdk-17-jdk-headless, apache-flink 2.3.0 (pip: its jars)
+#                         Java and Apache Flink for tests/flink_conformance.rs
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -28,6 +30,7 @@ missing=()
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
 command -v python3 >/dev/null || missing+=(python3 python3-pip)
+{ command -v javac >/dev/null && command -v java >/dev/null; } || missing+=(openjdk-17-jdk-headless)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "installing with apt: ${missing[*]}"
     apt_install "${missing[@]}"
@@ -53,6 +56,13 @@ if ! python3 -c 'import websockets' 2>/dev/null; then
     python3 -m pip install --quiet --disable-pip-version-check "websockets==15.0.1" 2>/dev/null \
         || python3 -m pip install --quiet --break-system-packages "websockets==15.0.1"
     python3 -c 'import websockets'
+fi
+
+if ! python3 -c 'import pyflink' 2>/dev/null; then
+    echo "installing apache-flink 2.3.0 (about 1.5 minutes the first time)"
+    python3 -m pip install --quiet --disable-pip-version-check "apache-flink==2.3.0" 2>/dev/null \
+        || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages "apache-flink==2.3.0"
+    python3 -c 'import pyflink'
 fi
 
 want=$(sed -n 's/.*"playwright-core": *"\([^"]*\)".*/\1/p' tests/browser/package.json | head -1)

@@ -97,10 +97,8 @@ fn read(dir: &Path, file: &str) -> Value {
 
 fn report(rows: &[Row]) -> String {
     let mut o = String::new();
-    let _ = writeln!(
-        o,
-        "| scenario | server | p50 | p99 | p99.9 | max | delivered/s | lost | notes |"
-    );
+    let _ =
+        writeln!(o, "| scenario | server | p50 | p99 | p99.9 | max | delivered/s | lost | notes |");
     let _ = writeln!(o, "|---|---|---:|---:|---:|---:|---:|---:|---|");
     // scenario -> server -> row
     let mut by: BTreeMap<&str, BTreeMap<&str, &Value>> = BTreeMap::new();
