@@ -90,11 +90,12 @@ fn autobahn_client_conformance() {
             .unwrap();
         let base = format!("ws://127.0.0.1:{port}");
 
-        // Section 9 sends messages of up to 16 MiB.
+        // Section 9 sends messages of up to 16 MiB, some in 64-byte fragments.
         let mut config = test_config();
         config.limits.max_message_size = 20 << 20;
         config.limits.max_frame_size = 20 << 20;
         config.limits.max_queued_bytes = 64 << 20;
+        config.limits.max_fragments = 1 << 20;
         let relay = Relay::start_with(config);
         let mut status = connect(&relay.url("/sub/ab.status"));
         let run = |name: &str, path: &str, topic: &str, status: &mut util::Ws, echo: bool| {
