@@ -67,7 +67,7 @@ pub use ops::{
     TextOp, TimeMode, Window,
 };
 pub use reactor::handle::{Handle, Message};
-pub use reactor::stats::{PipelineStats, Stats};
+pub use reactor::stats::{PipelineStats, QueueStats, Stats};
 pub use reactor::{
     Reactor, Status, ACCEPT_BUDGET, ACCEPT_PAUSE, COMMAND_BUDGET, LISTEN_BACKLOG, READS_PER_WAKE,
     RESULT_BUDGET, SCRATCH_LEN,

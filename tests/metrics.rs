@@ -286,3 +286,76 @@ fn pipeline_counters_are_exported_and_its_input_is_not_a_drop() {
         assert!(m["sluice_workers"] >= 1.0);
     });
 }
+
+#[test]
+fn worker_queue_depths_count_the_batches_waiting() {
+    watchdog(120, || {
+        // Two workers with queues of 16 batches. The operator holds the first message until the
+        // test releases it, so the worker that took it leaves the rest in its queue: one batch
+        // per read, and each message below is read on its own (the test waits for it).
+        const K: u64 = 6;
+        let (entered_tx, entered) = crossbeam_channel::unbounded::<()>();
+        let (release, release_rx) = crossbeam_channel::unbounded::<()>();
+        let config = sluice::Config {
+            workers: sluice::WorkerConfig { count: 2, queue: 16, pin: false, ..Default::default() },
+            ..util::test_config()
+        };
+        let mut reactor = sluice::Reactor::bind(config).unwrap();
+        reactor
+            .add_pipeline(
+                sluice::Pipeline::from_topic("in")
+                    .name("hold")
+                    .map(move |r: sluice::Record| {
+                        if r.as_str() == Some("hold") {
+                            entered_tx.send(()).unwrap();
+                            release_rx.recv_timeout(util::IO_TIMEOUT).unwrap();
+                        }
+                        r
+                    })
+                    .to_topic("out"),
+            )
+            .unwrap();
+        let relay = Relay::run(reactor);
+        let mut out = connect(&relay.url("/sub/out"));
+        let mut publisher = connect(&relay.url("/pub/in"));
+        publisher.send(Message::text("hold")).unwrap();
+        entered.recv_timeout(util::IO_TIMEOUT).unwrap();
+        for i in 2..=K {
+            publisher.send(Message::text(format!("queued {i}"))).unwrap();
+            relay.wait_stats("the message handed over", |s| s.pipelines[0].messages_in == i);
+        }
+
+        // Handle::stats: all of them wait on the publisher's worker, none on the other.
+        let s = relay.stats();
+        let mut depths: Vec<u64> = s.worker_queues.iter().map(|q| q.queued).collect();
+        depths.sort();
+        assert_eq!(depths, [0, K - 1]);
+        assert!(s.worker_queues.iter().all(|q| q.capacity == 16));
+        assert_eq!((s.result_queue.queued, s.result_queue.capacity), (0, 4096));
+        assert_eq!(s.pipelines[0].dropped_full, 0);
+
+        // /metrics: the same numbers, one series per worker.
+        let (_, _, body) = get(relay.addr, "/metrics");
+        if let Some(m) = parse_with_prometheus_client(&body) {
+            let mut depths: Vec<f64> = (0..2)
+                .map(|w| m[&format!("sluice_worker_queue_depth{{worker=\"{w}\"}}")])
+                .collect();
+            depths.sort_by(f64::total_cmp);
+            assert_eq!(depths, [0.0, (K - 1) as f64]);
+            for w in 0..2 {
+                assert_eq!(m[&format!("sluice_worker_queue_capacity{{worker=\"{w}\"}}")], 16.0);
+            }
+            assert_eq!(m["sluice_result_queue_depth"], 0.0);
+            assert_eq!(m["sluice_result_queue_capacity"], 4096.0);
+        }
+
+        // Released, the worker drains its queue in order.
+        release.send(()).unwrap();
+        assert_eq!(next_data(&mut out), Message::text("hold"));
+        for i in 2..=K {
+            assert_eq!(next_data(&mut out), Message::text(format!("queued {i}")));
+        }
+        let s = relay.wait_stats("all processed", |s| s.pipelines[0].records_out == K);
+        assert!(s.worker_queues.iter().all(|q| q.queued == 0), "{:?}", s.worker_queues);
+    });
+}

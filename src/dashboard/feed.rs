@@ -5,14 +5,14 @@
 //! chart at once; later messages have `"type":"tick"` and carry the newest sample only.
 //! Counters are cumulative; the page turns them into rates from consecutive messages.
 //!
-//! The JSON is written by hand: its shape is fixed, and every string in it is either a constant
-//! or a topic name, which is restricted to `[A-Za-z0-9._:-]` (escaped anyway).
+//! The JSON is written by hand: its shape is fixed, and every string in it is either a constant,
+//! a topic name (restricted to `[A-Za-z0-9._:-]`) or a pipeline name, all escaped.
 
 use std::fmt::Write;
 
 use crate::logging::json_escape;
 use crate::metrics::{Drops, Latency, Sample};
-use crate::reactor::stats::Stats;
+use crate::reactor::stats::{QueueStats, Stats};
 
 /// Render one feed message.
 pub(crate) fn render<'a>(
@@ -29,34 +29,40 @@ pub(crate) fn render<'a>(
         env!("CARGO_PKG_VERSION"),
         s.uptime.as_secs_f64()
     );
-    let _ = write!(
-        w,
-        "\"conns\":{{\"open\":{},\"accepted\":{},\"upgrades\":{},\"dashboards\":{},\
-         \"rejected\":{},\"handshake_timeouts\":{},\"accept_errors\":{}}},",
-        s.connections_open,
-        s.connections_accepted,
-        s.upgrades,
-        s.dashboards,
-        s.handshakes_rejected,
-        s.handshake_timeouts,
-        s.accept_errors
+    object(
+        &mut w,
+        "conns",
+        [
+            ("open", s.connections_open),
+            ("accepted", s.connections_accepted),
+            ("upgrades", s.upgrades),
+            ("dashboards", s.dashboards),
+            ("rejected", s.handshakes_rejected),
+            ("handshake_timeouts", s.handshake_timeouts),
+            ("accept_errors", s.accept_errors),
+        ],
     );
-    let _ = write!(
-        w,
-        "\"closes\":{{\"slow_consumer\":{},\"protocol\":{},\"keepalive\":{}}},",
-        s.slow_consumer_closes, s.protocol_closes, s.keepalive_closes
+    object(
+        &mut w,
+        "closes",
+        [
+            ("slow_consumer", s.slow_consumer_closes),
+            ("protocol", s.protocol_closes),
+            ("keepalive", s.keepalive_closes),
+        ],
     );
-    let _ = write!(
-        w,
-        "\"totals\":{{\"messages_in\":{},\"bytes_in\":{},\"messages_out\":{},\"bytes_out\":{},\
-         \"unrouted\":{},\"ignored\":{},\"topics\":{}}},",
-        s.messages_in,
-        s.bytes_in,
-        s.messages_out,
-        s.bytes_out,
-        s.messages_unrouted,
-        s.messages_ignored,
-        s.topics
+    object(
+        &mut w,
+        "totals",
+        [
+            ("messages_in", s.messages_in),
+            ("bytes_in", s.bytes_in),
+            ("messages_out", s.messages_out),
+            ("bytes_out", s.bytes_out),
+            ("unrouted", s.messages_unrouted),
+            ("ignored", s.messages_ignored),
+            ("topics", s.topics),
+        ],
     );
     w.push_str("\"drops\":");
     drops(&mut w, &s.drops);
@@ -86,21 +92,42 @@ pub(crate) fn render<'a>(
         drops(&mut w, &t.drops);
         w.push('}');
     }
-    let _ = write!(w, "],\"workers\":{},\"pipelines\":[", s.workers);
+    let _ = write!(w, "],\"workers\":{},\"queues\":[", s.workers);
+    for (i, q) in s.worker_queues.iter().enumerate() {
+        queue(&mut w, i > 0, q);
+    }
+    w.push_str("],\"result_queue\":");
+    queue(&mut w, false, &s.result_queue);
+    w.push_str(",\"pipelines\":[");
     for (i, p) in s.pipelines.iter().enumerate() {
         let _ = write!(
             w,
-            "{}{{\"name\":\"{}\",\"messages_in\":{},\"records_in\":{},\"records_out\":{},\
-             \"filtered\":{},\"dropped_full\":{},\"errors\":{}}}",
+            "{}{{\"name\":\"{}\",\"to\":\"{}\",\"from\":[",
             if i > 0 { "," } else { "" },
             json_escape(&p.name),
-            p.messages_in,
-            p.records_in,
-            p.records_out,
-            p.filtered,
-            p.dropped_full,
-            p.errors()
+            json_escape(&p.to)
         );
+        for (j, from) in p.from.iter().enumerate() {
+            let _ = write!(w, "{}\"{}\"", if j > 0 { "," } else { "" }, json_escape(from));
+        }
+        w.push_str("],");
+        fields(
+            &mut w,
+            [
+                ("messages_in", p.messages_in),
+                ("records_in", p.records_in),
+                ("records_out", p.records_out),
+                ("filtered", p.filtered),
+                ("dropped_full", p.dropped_full),
+                ("errors", p.errors()),
+                ("windows_fired", p.windows_fired),
+                ("updates", p.updates),
+                ("late_out", p.late_out),
+                ("late_dropped", p.late_dropped),
+                ("windows_full", p.windows_full),
+            ],
+        );
+        w.push('}');
     }
     w.push_str("],\"history\":[");
     for (i, h) in history.enumerate() {
@@ -121,11 +148,30 @@ pub(crate) fn render<'a>(
     w
 }
 
+/// `"key":{"a":1,…},`
+fn object<'a>(w: &mut String, key: &str, values: impl IntoIterator<Item = (&'a str, u64)>) {
+    let _ = write!(w, "\"{key}\":{{");
+    fields(w, values);
+    w.push_str("},");
+}
+
+/// `"a":1,"b":2` (no braces).
+fn fields<'a>(w: &mut String, values: impl IntoIterator<Item = (&'a str, u64)>) {
+    for (i, (k, n)) in values.into_iter().enumerate() {
+        let _ = write!(w, "{}\"{k}\":{n}", if i > 0 { "," } else { "" });
+    }
+}
+
+/// `{"queued":n,"capacity":c}`, after a comma if `comma`.
+fn queue(w: &mut String, comma: bool, q: &QueueStats) {
+    w.push_str(if comma { ",{" } else { "{" });
+    fields(w, [("queued", q.queued), ("capacity", q.capacity)]);
+    w.push('}');
+}
+
 fn drops(w: &mut String, d: &Drops) {
     w.push('{');
-    for (i, (reason, n)) in d.iter().enumerate() {
-        let _ = write!(w, "{}\"{reason}\":{n}", if i > 0 { "," } else { "" });
-    }
+    fields(w, d.iter());
     w.push('}');
 }
 
@@ -148,7 +194,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn renders_balanced_json_with_every_section() {
+    fn renders_valid_json_with_every_section() {
         let stats = Stats {
             per_topic: vec![crate::metrics::TopicStats {
                 name: "a".into(),
@@ -156,24 +202,39 @@ mod tests {
                 ..Default::default()
             }],
             rejected_by_status: vec![(404, 2), (431, 1)],
+            worker_queues: vec![QueueStats::new(0, 8), QueueStats::new(5, 8)],
+            result_queue: QueueStats::new(1, 4096),
+            pipelines: vec![crate::PipelineStats {
+                name: "win \"1\"".into(),
+                from: vec!["a".into(), "b".into()],
+                to: "c".into(),
+                windows_fired: 7,
+                updates: 2,
+                late_dropped: 1,
+                ..Default::default()
+            }],
             ..Stats::default()
         };
         let samples = [Sample::default(), Sample::default()];
         let text = render(&stats, samples.iter(), true, 5);
-        for key in [
-            "\"type\":\"hello\"",
-            "\"conns\"",
-            "\"rejected\":{\"404\":2,\"431\":1}",
-            "\"topics\":[{\"name\":\"a\"",
-            "\"history\":[{",
-        ] {
-            assert!(text.contains(key), "{key} missing from {text}");
-        }
-        let depth = text.chars().fold(0i32, |d, c| match c {
-            '{' | '[' => d + 1,
-            '}' | ']' => d - 1,
-            _ => d,
-        });
-        assert_eq!(depth, 0);
+        let v: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
+        assert_eq!(v["type"], "hello");
+        assert_eq!(v["rejected"], serde_json::json!({"404": 2, "431": 1}));
+        assert_eq!(v["topics"][0]["name"], "a");
+        assert_eq!(v["topics"][0]["messages_in"], 3);
+        assert_eq!(v["history"].as_array().map(Vec::len), Some(2));
+        assert_eq!(
+            v["queues"],
+            serde_json::json!([{"queued":0,"capacity":8},{"queued":5,"capacity":8}])
+        );
+        assert_eq!(v["result_queue"], serde_json::json!({"queued":1,"capacity":4096}));
+        let p = &v["pipelines"][0];
+        assert_eq!(p["name"], "win \"1\"");
+        assert_eq!(p["from"], serde_json::json!(["a", "b"]));
+        assert_eq!(
+            (&p["to"], &p["windows_fired"], &p["updates"]),
+            (&"c".into(), &7.into(), &2.into())
+        );
+        assert_eq!(p["late_dropped"], 1);
     }
 }

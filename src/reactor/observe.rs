@@ -35,6 +35,8 @@ impl Core {
         for t in &per_topic {
             drops.add(&t.drops);
         }
+        let (worker_queues, result_queue) =
+            self.pool.as_ref().map(|p| p.queues()).unwrap_or_default();
         Stats {
             uptime: Instant::now().saturating_duration_since(m.started),
             connections_open: self.conns.len() as u64,
@@ -46,6 +48,8 @@ impl Core {
             delivery: m.delivery.snapshot(),
             loop_time: m.loop_time.snapshot(),
             workers: self.pool.as_ref().map_or(0, |p| p.workers() as u64),
+            worker_queues,
+            result_queue,
             pipelines: self.pipeline_stats(),
             connectors: self.connectors.stats(),
             ..self.stats.clone()

@@ -174,6 +174,8 @@ impl Core {
                 let w = pool.worker_counts(i);
                 pipelines.push(PipelineStats {
                     name: p.get_name(),
+                    from: p.from.clone(),
+                    to: p.to.clone().unwrap_or_default(),
                     messages_in: r.messages_in,
                     dropped_full: r.dropped_full,
                     records_in: w.records_in,

@@ -89,10 +89,35 @@ pub struct Stats {
     pub loop_time: Latency,
     /// Worker threads running pipelines (0 until the first pipeline starts).
     pub workers: u64,
+    /// Each worker's inbound queue (reactor → worker), indexed by worker: batches waiting now
+    /// and the bound. Read from the channels when the snapshot is taken.
+    pub worker_queues: Vec<QueueStats>,
+    /// The result channel the workers share (workers → reactor): batches waiting for the
+    /// reactor now, and the bound. Zero while no pipeline runs.
+    pub result_queue: QueueStats,
     /// One entry per pipeline, in the order they were added.
     pub pipelines: Vec<PipelineStats>,
     /// One entry per upstream connector (sources and sinks), in the order they were added.
     pub connectors: Vec<crate::connector::ConnectorStats>,
+}
+
+/// A bounded queue between the reactor and the workers, at the moment of the snapshot. Both
+/// numbers count batches: one batch holds the messages of one read for one (pipeline, worker),
+/// up to 64 KiB, so a queue of 10 batches may hold 10 messages or thousands.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct QueueStats {
+    /// Batches waiting in the queue.
+    pub queued: u64,
+    /// The queue's bound in batches (`workers.queue` for a worker's inbound queue).
+    pub capacity: u64,
+}
+
+impl QueueStats {
+    /// A queue holding `queued` of at most `capacity` batches.
+    pub fn new(queued: u64, capacity: u64) -> QueueStats {
+        QueueStats { queued, capacity }
+    }
 }
 
 /// Counters of one pipeline since the reactor started. Reading them: `messages_in` =
@@ -103,6 +128,10 @@ pub struct Stats {
 pub struct PipelineStats {
     /// The pipeline's name.
     pub name: String,
+    /// The topics it reads.
+    pub from: Vec<String>,
+    /// The topic its results are published to.
+    pub to: String,
     /// Messages published to the pipeline's input topics.
     pub messages_in: u64,
     /// Messages dropped because their worker's queue was full (the drop-newest policy).

@@ -43,6 +43,7 @@ use crate::clock::Clock;
 use crate::config::WorkerConfig;
 use crate::ops::{Chain, Counts, Pipeline, TimeMode};
 use crate::reactor::handle::Shared;
+use crate::reactor::stats::QueueStats;
 use batch::{Batch, Spares};
 pub use idle::IdleStrategy;
 use idle::{Action, Idler, PARK_MAX};
@@ -233,6 +234,15 @@ impl Pool {
     /// Number of workers.
     pub(crate) fn workers(&self) -> usize {
         self.links.len()
+    }
+
+    /// Each worker's inbound queue, then the shared result queue: batches waiting now and the
+    /// bound. A few atomic loads per worker: for snapshots, never per message.
+    pub(crate) fn queues(&self) -> (Vec<QueueStats>, QueueStats) {
+        let depth =
+            |len: usize, cap: Option<usize>| QueueStats::new(len as u64, cap.unwrap_or(0) as u64);
+        let inbound = self.links.iter().map(|l| depth(l.tx.len(), l.tx.capacity())).collect();
+        (inbound, depth(self.results.len(), self.results.capacity()))
     }
 
     /// Worker counters of pipeline `p`, summed.
