@@ -2,7 +2,9 @@
 //! `playwright-core` from `tests/browser/`) opens the page served by the real `sluice` binary,
 //! subscribes to a topic in the topic viewer, a Rust client publishes, and the page must show
 //! the message and move its counters; then the page publishes and a Rust subscriber must get it.
-//! A screenshot is saved under the test's output directory.
+//! The relay runs a pipeline on the topic, so the page must also show it: its counters, its
+//! output topic marked as produced by it, and a queue gauge per worker. A screenshot is saved
+//! under the test's output directory.
 //!
 //! `tests/run.sh` installs Chromium and the npm package. Without them the test fails under
 //! `CI=true` and is skipped (with a message) otherwise.
@@ -57,10 +59,18 @@ fn the_dashboard_shows_live_messages_and_counters_in_chromium() {
         return;
     }
     watchdog(300, || {
-        let relay = Binary::start(&[]);
-        let base = format!("http://{}", relay.addr);
         let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard_browser");
         std::fs::create_dir_all(&out_dir).unwrap();
+        let config = out_dir.join("relay.toml");
+        std::fs::write(
+            &config,
+            "listen = \"127.0.0.1:0\"\n[[pipeline]]\nname = \"shout\"\nfrom = \"demo\"\n\
+             to = \"demo.loud\"\nsteps = [{ text = \"upper\" }]\n",
+        )
+        .unwrap();
+        let relay =
+            Binary::start(&["--config", config.to_str().unwrap(), "--workers", "2", "--no-pin"]);
+        let base = format!("http://{}", relay.addr);
         let shot = out_dir.join("dashboard.png");
         let _ = std::fs::remove_file(&shot);
 
@@ -100,6 +110,13 @@ fn the_dashboard_shows_live_messages_and_counters_in_chromium() {
         assert_eq!(next_data(&mut subscriber), Message::text(text));
         writeln!(to_driver, "PUBLISHED {text}").unwrap();
         expect("SEEN");
+        // The pipeline's result, seen by a Rust subscriber; the page must show the pipeline.
+        let mut loud = connect(&format!("ws://{}/sub/demo.loud", relay.addr));
+        publisher.send(Message::text("quiet")).unwrap();
+        assert_eq!(next_data(&mut subscriber), Message::text("quiet"));
+        assert_eq!(next_data(&mut loud), Message::text("QUIET"));
+        writeln!(to_driver, "PIPELINED shout demo.loud 2").unwrap();
+        expect("PIPELINE_SHOWN");
 
         let from_page = expect("BROWSER_PUBLISHED ");
         assert_eq!(next_data(&mut subscriber), Message::text(from_page));

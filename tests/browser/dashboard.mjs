@@ -6,6 +6,9 @@
 //   -> "READY"                      the page is live and the topic viewer is subscribed to <topic>
 //   <- "PUBLISHED <text>"           the Rust client published <text> to <topic>
 //   -> "SEEN"                       <text> is in the viewer and the counters moved
+//   <- "PIPELINED <name> <to> <n>"  pipeline <name> published a result to <to>; <n> workers
+//   -> "PIPELINE_SHOWN"             its row counts the result, <to> is marked as produced by it,
+//                                   and there is a queue gauge per worker and one for results
 //   -> "BROWSER_PUBLISHED <text>"   the page published <text> to <topic> through its publish box
 //   <- "RECEIVED"                   the Rust subscriber got it
 //   -> "SCREENSHOT <path>"          saved; the process exits 0
@@ -98,6 +101,25 @@ try {
   );
   check();
   console.log("SEEN");
+
+  const piped = await nextLine();
+  if (!piped.startsWith("PIPELINED ")) throw new Error(`unexpected line: ${piped}`);
+  const [name, to, workers] = piped.slice("PIPELINED ".length).split(" ");
+  await page.waitForFunction(
+    ([name, to, workers]) => {
+      const row = [...document.querySelectorAll("#pipelines-body tr")]
+        .find((r) => r.querySelector(".name").firstChild.textContent === name);
+      const out = document.querySelector(`#topics-body tr[data-topic="${to}"] .tag`);
+      const gauges = [...document.querySelectorAll("#queues .queue b")].map((b) => b.textContent);
+      return !document.getElementById("pipelines-panel").hidden && row
+        && Number(row.children[4].textContent.replace(/,/g, "")) >= 1
+        && out && out.textContent === `from ${name}`
+        && gauges.length === Number(workers) + 1 && gauges[gauges.length - 1] === "results";
+    },
+    [name, to, workers],
+  );
+  check();
+  console.log("PIPELINE_SHOWN");
 
   const mine = `hello from the browser ${Date.now()}`;
   await page.fill("#publish-input", mine);

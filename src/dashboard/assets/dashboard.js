@@ -177,22 +177,30 @@
       topicRates.set(x.name, r);
       return { ...x, rate: r, drops_total: Object.values(x.drops).reduce((a, c) => a + c, 0) };
     });
-    // Busiest first; topics that are gone (no subscriber, no publisher) last.
+    // Topics that pipelines read or write live as long as the relay; the others are gone when
+    // they have no subscriber and no publisher. Busiest first, gone ones last.
+    const producedBy = new Map(), piped = new Set();
+    for (const p of m.pipelines || []) {
+      producedBy.set(p.to, [...(producedBy.get(p.to) || []), p.name]);
+      piped.add(p.to);
+      for (const f of p.from || []) piped.add(f);
+    }
+    for (const r of rows) r.live = r.subs + r.pubs > 0 || piped.has(r.name);
     rows.sort((a, b) => {
-      const liveA = a.subs + a.pubs > 0, liveB = b.subs + b.pubs > 0;
+      const liveA = a.live, liveB = b.live;
       if (liveA !== liveB) return liveA ? -1 : 1;
       return b.rate.in - a.rate.in || b.messages_in - a.messages_in || a.name.localeCompare(b.name);
     });
     const maxRate = Math.max(1, ...rows.map((r) => r.rate.in));
     const body = $("topics-body");
-    const live = rows.filter((r) => r.subs + r.pubs > 0).length;
+    const live = rows.filter((r) => r.live).length;
     setText("topics-hint", `${live} live · ${rows.length} tracked`);
     if (!rows.length) return;
     const frag = document.createDocumentFragment();
     for (const r of rows) {
       const tr = document.createElement("tr");
       tr.dataset.topic = r.name;
-      if (r.subs + r.pubs === 0) tr.className = "gone";
+      if (!r.live) tr.className = "gone";
       if (r.name === selected) tr.classList.add("selected");
       const cells = [
         [r.name, "name"],
@@ -209,6 +217,13 @@
         const td = document.createElement("td");
         td.className = cls;
         td.textContent = text;
+        if (cls === "name" && producedBy.has(r.name)) {
+          const tag = document.createElement("span");
+          tag.className = "tag";
+          tag.textContent = "from " + producedBy.get(r.name).join(", ");
+          tag.title = "results of the pipeline(s) " + producedBy.get(r.name).join(", ");
+          td.appendChild(tag);
+        }
         if (cls.includes("bar-cell") && r.rate.in > 0) {
           const bar = document.createElement("span");
           bar.className = "rate-bar";
@@ -230,6 +245,19 @@
   }
 
   // ---- pipelines (shown only when the relay runs some) -------------------------------------
+  const cell = (text, cls, sub, title) => {
+    const td = document.createElement("td");
+    td.className = cls;
+    td.textContent = text;
+    if (sub) {
+      const s = document.createElement("small");
+      s.textContent = sub;
+      td.appendChild(s);
+    }
+    if (title) td.title = title;
+    return td;
+  };
+
   function renderPipelines(m, dt) {
     const list = m.pipelines || [];
     $("pipelines-panel").hidden = list.length === 0;
@@ -240,26 +268,52 @@
     for (const p of list) {
       const b = before.get(p.name);
       const rate = b && dt ? Math.max(p.messages_in - b.messages_in, 0) / dt : NaN;
+      const late = p.late_out + p.late_dropped;
       const tr = document.createElement("tr");
-      const cells = [
-        [p.name, "name"],
-        [fmtCompact(rate), "n"],
-        [fmtInt(p.messages_in), "n"],
-        [fmtInt(p.records_in), "n"],
-        [fmtInt(p.records_out), "n"],
-        [fmtInt(p.filtered), "n"],
-        [fmtInt(p.dropped_full), "n" + (p.dropped_full ? " bad" : "")],
-        [fmtInt(p.errors), "n" + (p.errors ? " bad" : "")],
-      ];
-      for (const [text, cls] of cells) {
-        const td = document.createElement("td");
-        td.className = cls;
-        td.textContent = text;
-        tr.appendChild(td);
-      }
+      tr.append(
+        cell(p.name, "name", `${(p.from || []).join(", ")} → ${p.to}`),
+        cell(fmtCompact(rate), "n"),
+        cell(fmtInt(p.messages_in), "n"),
+        cell(fmtInt(p.records_in), "n"),
+        cell(fmtInt(p.records_out), "n"),
+        cell(fmtInt(p.filtered), "n" + (p.filtered ? "" : " zero")),
+        cell(fmtInt(p.windows_fired), "n" + (p.windows_fired ? "" : " zero"),
+          p.updates ? `${fmtInt(p.updates)} updates` : "",
+          "window results published; updates are late re-firings"),
+        cell(fmtInt(late), "n" + (late ? "" : " zero"),
+          late ? `${fmtInt(p.late_out)} out · ${fmtInt(p.late_dropped)} dropped` : "",
+          "events past the allowed lateness: published to the late topic, or dropped"),
+        cell(fmtInt(p.dropped_full), "n" + (p.dropped_full ? " bad" : " zero")),
+        cell(fmtInt(p.errors), "n" + (p.errors ? " bad" : " zero")),
+      );
       frag.appendChild(tr);
     }
     $("pipelines-body").replaceChildren(frag);
+    renderQueues(m);
+  }
+
+  // One gauge per worker's inbound queue, then the shared result queue (batches / bound).
+  function renderQueues(m) {
+    const queues = (m.queues || []).map((q, i) => [`worker ${i}`, q]);
+    if (m.result_queue) queues.push(["results", m.result_queue]);
+    const frag = document.createDocumentFragment();
+    for (const [name, q] of queues) {
+      const fill = q.capacity ? q.queued / q.capacity : 0;
+      const el = document.createElement("span");
+      el.className = "queue" + (fill >= 0.9 ? " full" : fill >= 0.5 ? " high" : "");
+      el.title = `${name}: ${q.queued} of ${q.capacity} batches queued`;
+      const label = document.createElement("b");
+      label.textContent = name;
+      const meter = document.createElement("i");
+      const level = document.createElement("i");
+      level.style.width = (q.queued ? Math.max(2, 100 * fill) : 0) + "%";
+      meter.appendChild(level);
+      const count = document.createElement("span");
+      count.textContent = `${fmtInt(q.queued)} / ${fmtInt(q.capacity)}`;
+      el.append(label, meter, count);
+      frag.appendChild(el);
+    }
+    $("queues").replaceChildren(frag);
   }
 
   $("topics-body").addEventListener("click", (ev) => {
