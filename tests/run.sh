@@ -11,6 +11,8 @@ echo "== toolchain checks"
 cargo fmt --all -- --check
 cargo clippy --locked --all-targets -- -D warnings
 cargo clippy --locked --features fuzzing --lib --test fuzz_seeds -- -D warnings
+# Rustdoc: no broken or private intra-doc links, no stray HTML in doc comments.
+RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps --all-features
 
 echo "== tests"
 cargo test --locked --all-targets

@@ -3,7 +3,7 @@
 //! Contract:
 //!
 //! - The reactor thread is the only writer. Counters are plain integers in the reactor's
-//!   [`Registry`] and in its `Stats`; nothing here is atomic, locked or allocated per message.
+//!   `Registry` and in its `Stats`; nothing here is atomic, locked or allocated per message.
 //! - Everything Sluice reports goes through one snapshot type, [`crate::Stats`]: `/metrics`
 //!   renders it with [`render`], the dashboard feed serialises it, embedders read it from
 //!   [`crate::Handle::stats`]. The numbers agree because they are the same numbers.

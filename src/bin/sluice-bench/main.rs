@@ -93,7 +93,7 @@ struct Message {
     /// Payload size in bytes (at least 55 for json, 46 for raw).
     #[arg(long, default_value = "64", value_parser = parse_count)]
     size: usize,
-    /// Payload format: json ({"sb":"<digits>xx…"}) or raw (<digits>xx…).
+    /// Payload format: json (`{"sb":"<digits>xx…"}`) or raw (`<digits>xx…`).
     #[arg(long, default_value = "json", value_parser = Format::parse)]
     format: Format,
     /// Send binary frames instead of text.
