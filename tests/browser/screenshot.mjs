@@ -4,7 +4,8 @@
 //
 // Opens the page in headless Chromium at a laptop's 1440x900, subscribes the topic viewer to
 // [topic] if given, publishes one message from the page, waits a few feed ticks, and saves the
-// viewport. Run `cargo run --release --example demo_traffic` first to have something to show.
+// whole page. Run `cargo run --release --example demo_traffic` first to have something to show
+// (and a relay with pipelines to show the pipelines panel).
 
 import { chromium } from "playwright-core";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -39,7 +40,7 @@ try {
     await page.click("#publish-btn");
   }
   await page.waitForTimeout(3000);
-  await page.screenshot({ path: out });
+  await page.screenshot({ path: out, fullPage: true });
   console.log(`saved ${out}`);
 } finally {
   await context.close();
