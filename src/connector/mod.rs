@@ -18,6 +18,10 @@
 //! - Client frames are masked with a fresh random key each; frames from the upstream must not be
 //!   masked (else close `1002`). Size limits and UTF-8 checks are the relay's own (`[limits]`).
 //! - `subscribe` messages are sent first on every new connection, before any buffered message.
+//! - `wss://` runs the connection over TLS (rustls, driven by the reactor like the server
+//!   side's): the certificate is always verified, against the connector's `ca_file` or the
+//!   platform's roots ([`tls`]). A failed TLS handshake is a failed attempt like a refused
+//!   connect: a `connect_failed` status event with the reason, then the backoff.
 //! - Nothing here blocks the reactor: host names are resolved on a helper thread.
 //!
 //! Build one with [`Connector::source`] or [`Connector::sink`] and add it with
@@ -30,9 +34,12 @@ pub(crate) mod handshake;
 pub(crate) mod resolve;
 pub(crate) mod status;
 pub(crate) mod table;
+pub(crate) mod tls;
 mod url;
 
 use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 pub use backoff::Backoff;
@@ -195,6 +202,7 @@ pub struct Connector {
     pub(crate) subscribe: Vec<String>,
     pub(crate) headers: Vec<(String, String)>,
     pub(crate) subprotocol: Option<String>,
+    pub(crate) ca_file: Option<PathBuf>,
     pub(crate) status_topic: Option<String>,
     pub(crate) connect_timeout: Duration,
     pub(crate) ping_interval: Duration,
@@ -218,6 +226,7 @@ impl Connector {
             subscribe: Vec::new(),
             headers: Vec::new(),
             subprotocol: None,
+            ca_file: None,
             status_topic: None,
             connect_timeout: Duration::from_secs(10),
             ping_interval: Duration::from_secs(10),
@@ -254,6 +263,14 @@ impl Connector {
     /// Request this subprotocol; the upstream must choose it.
     pub fn subprotocol(mut self, protocol: &str) -> Connector {
         self.subprotocol = Some(protocol.into());
+        self
+    }
+
+    /// For a `wss://` URL: trust the CA certificates of this PEM file instead of the platform's
+    /// root certificates (a private CA, a pinned set). The file is read when the connector is
+    /// added.
+    pub fn ca_file(mut self, path: impl Into<PathBuf>) -> Connector {
+        self.ca_file = Some(path.into());
         self
     }
 
@@ -375,6 +392,14 @@ impl Connector {
         if let Some(p) = &self.subprotocol {
             handshake::check_subprotocol(p).map_err(|e| err("subprotocol", e))?;
         }
+        if let Some(path) = &self.ca_file {
+            if !url.tls {
+                return Err(err("ca_file", "only a wss:// URL uses a ca_file".into()));
+            }
+            if path.as_os_str().is_empty() {
+                return Err(err("ca_file", "must name a PEM file of CA certificates".into()));
+            }
+        }
         if self.connect_timeout.is_zero() {
             return Err(err("connect_timeout", "must be longer than 0".into()));
         }
@@ -396,6 +421,23 @@ impl Connector {
         }
         Ok(url)
     }
+
+    /// The TLS client configuration of a `wss://` connector (`None` for `ws://`): reads the
+    /// `ca_file`, or the platform's roots. The error names `ca_file` (or `url` when the platform
+    /// store is empty) and says what is wrong.
+    pub(crate) fn tls_config(
+        &self,
+        url: &WsUrl,
+    ) -> Result<Option<Arc<rustls::ClientConfig>>, ConnectorError> {
+        if !url.tls {
+            return Ok(None);
+        }
+        tls::client_config(self.ca_file.as_deref()).map(Some).map_err(|message| ConnectorError {
+            connector: self.name.clone(),
+            key: if self.ca_file.is_some() { "ca_file" } else { "url" }.into(),
+            message,
+        })
+    }
 }
 
 #[cfg(test)]
@@ -416,6 +458,9 @@ mod tests {
         assert_eq!(key(Connector::source("a", "ws://h/", &"t".repeat(126))), "status_topic");
         assert_eq!(key(ok.clone().header("Host", "x")), "headers");
         assert_eq!(key(ok.clone().subprotocol("a b")), "subprotocol");
+        assert_eq!(key(ok.clone().ca_file("ca.pem")), "ca_file");
+        assert_eq!(key(Connector::source("a", "wss://h/", "t").ca_file("")), "ca_file");
+        assert!(Connector::source("a", "wss://h/", "t").ca_file("ca.pem").validate().is_ok());
         assert_eq!(key(ok.clone().connect_timeout(Duration::ZERO)), "connect_timeout");
         let ms = Duration::from_millis;
         assert_eq!(key(ok.clone().ping_interval(ms(50)).stall_timeout(ms(50))), "stall_timeout");

@@ -49,6 +49,7 @@ impl Core {
         now: Instant,
     ) -> Result<(), ConnectorError> {
         let url = spec.validate()?;
+        let tls = spec.tls_config(&url)?;
         if self.connectors.find(&spec.name).is_some() {
             return Err(ConnectorError {
                 connector: spec.name.clone(),
@@ -58,7 +59,7 @@ impl Core {
         }
         let uid = self.connectors.next_uid();
         let idx = self.connectors.live.vacant_key();
-        let mut live = Live::new(spec, url, uid);
+        let mut live = Live::new(spec, url, tls, uid);
         if let Some(t) = live.spec.publish_to() {
             let id = self.topics.intern(t, &mut self.metrics.topics);
             self.topics.add_publisher(id);
@@ -235,16 +236,17 @@ impl Core {
             let live = &mut self.connectors.live[idx];
             let Some(&addr) = live.addrs.get(live.next_addr) else { break };
             live.next_addr += 1;
-            let mut stream = match TcpStream::connect(addr) {
+            let stream = match TcpStream::connect(addr).and_then(|s| transport(live, s)) {
                 Ok(s) => s,
                 Err(e) => {
                     why = format!("connect to {addr}: {e}");
                     continue;
                 }
             };
+            let mut stream = stream;
             let key = self.conns.vacant_key();
             let interest = Interest::READABLE | Interest::WRITABLE;
-            if let Err(e) = self.registry().register(&mut stream, conn_token(key), interest) {
+            if let Err(e) = self.registry().register(stream.tcp(), conn_token(key), interest) {
                 why = format!("cannot register a connection to {addr}: {e}");
                 continue;
             }
@@ -267,7 +269,7 @@ impl Core {
             live.conn = Some((key, id));
             live.state = ConnectorState::Connecting;
             log::debug!("connector `{}`: connecting to {addr}", spec.name);
-            self.insert(Conn::client(Transport::Plain(stream), addr, id, now, client));
+            self.insert(Conn::client(stream, addr, id, now, client));
             return;
         }
         self.attempt_failed(idx, why, now);
@@ -570,6 +572,13 @@ pub(super) fn flush_upstream(
         l.stats.messages_out += msgs;
         l.stats.bytes_out += bytes;
     }
+}
+
+/// The stream of a new connection: plain TCP, or a TLS client verifying the URL's host.
+fn transport(live: &Live, sock: TcpStream) -> io::Result<Transport> {
+    let Some(config) = &live.tls else { return Ok(Transport::Plain(sock)) };
+    let name = live.url.server_name().map_err(io::Error::other)?;
+    Transport::tls_client(sock, config.clone(), name)
 }
 
 /// One `write`: `Some(n)` written, `None` on `WouldBlock`.

@@ -79,6 +79,11 @@ impl PyServer {
         format!("ws://127.0.0.1:{}{path}", self.port)
     }
 
+    /// The `wss://` URL of a server started with `--cert`/`--key`, with `host` as the name.
+    pub fn wss_url(&self, host: &str, path: &str) -> String {
+        format!("wss://{host}:{}{path}", self.port)
+    }
+
     /// The next event (`{"ev": "open"|"msg"|"close", …}`).
     pub fn next_event(&self) -> Value {
         self.events.recv_timeout(IO_TIMEOUT).expect("no event from the python server")
