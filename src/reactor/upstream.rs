@@ -18,7 +18,7 @@
 
 use std::io::{self, Write};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
 use mio::Interest;
@@ -446,14 +446,14 @@ impl Core {
     fn attempt_failed(&mut self, idx: usize, why: String, now: Instant) {
         let live = &mut self.connectors.live[idx];
         live.failed(&why);
-        let delay = live.next_delay();
         let attempt = live.attempts;
+        let delay = self.retry_later(idx, now);
+        let live = &self.connectors.live[idx];
         log::warn!(
             "connector `{}`: attempt {attempt} to {} failed: {why}; retrying in {delay:?}",
             live.spec.name,
             live.spec.url
         );
-        self.arm_connector(idx, now + delay);
         let retry_in_ms = delay.as_millis() as u64;
         self.publish_status(
             idx,
@@ -463,17 +463,24 @@ impl Core {
     }
 
     fn disconnected(&mut self, idx: usize, why: String, now: Instant) {
-        let live = &mut self.connectors.live[idx];
-        live.lost(&why, now);
-        let delay = live.next_delay();
+        self.connectors.live[idx].lost(&why, now);
+        let delay = self.retry_later(idx, now);
+        let live = &self.connectors.live[idx];
         log::warn!(
             "connector `{}`: disconnected from {}: {why}; reconnecting in {delay:?}",
             live.spec.name,
             live.spec.url
         );
-        self.arm_connector(idx, now + delay);
         let retry_in_ms = delay.as_millis() as u64;
         self.publish_status(idx, StatusEvent::Disconnected { reason: &why, retry_in_ms }, now);
+    }
+
+    /// After a failure has been counted: arm the next attempt after the backoff delay, and
+    /// return the delay.
+    fn retry_later(&mut self, idx: usize, now: Instant) -> Duration {
+        let delay = self.connectors.live[idx].next_delay();
+        self.arm_connector(idx, now + delay);
+        delay
     }
 
     /// Publish a connector's status event (a text message, like any other publish).
