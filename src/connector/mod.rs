@@ -20,9 +20,10 @@
 //! - `subscribe` messages are sent first on every new connection, before any buffered message.
 //! - `wss://` runs the connection over TLS (rustls, driven by the reactor like the server
 //!   side's): the certificate is always verified, against the connector's `ca_file` or the
-//!   platform's roots ([`tls`]). A failed TLS handshake is a failed attempt like a refused
-//!   connect: a `connect_failed` status event with the reason, then the backoff.
-//! - Nothing here blocks the reactor: host names are resolved on a helper thread.
+//!   platform's roots (`connector/tls.rs`). A failed TLS handshake is a failed attempt like a
+//!   refused connect: a `connect_failed` status event with the reason, then the backoff.
+//! - Nothing here blocks the reactor: host names are resolved on a helper thread, and TLS
+//!   roots are read by whoever adds the connector (`Connector::prepare`).
 //!
 //! Build one with [`Connector::source`] or [`Connector::sink`] and add it with
 //! [`crate::Reactor::add_connector`] (or [`crate::Handle::add_connector`] while running), or
@@ -210,6 +211,14 @@ pub struct Connector {
     pub(crate) backoff: Backoff,
     pub(crate) buffer: usize,
     pub(crate) overflow: Overflow,
+}
+
+/// A validated connector with its URL and TLS configuration, ready for the reactor.
+#[derive(Debug)]
+pub(crate) struct Prepared {
+    pub(crate) spec: Connector,
+    pub(crate) url: WsUrl,
+    pub(crate) tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 /// Default bound of a connector's outgoing buffer.
@@ -420,6 +429,15 @@ impl Connector {
             return Err(err("buffer", "must be at least 1KiB".into()));
         }
         Ok(url)
+    }
+
+    /// Validate, and build what the reactor needs to start the connector, file reads included
+    /// (the `ca_file`, the platform's roots): callers do this on their own thread, so the reactor
+    /// never reads a file.
+    pub(crate) fn prepare(self) -> Result<Prepared, ConnectorError> {
+        let url = self.validate()?;
+        let tls = self.tls_config(&url)?;
+        Ok(Prepared { spec: self, url, tls })
     }
 
     /// The TLS client configuration of a `wss://` connector (`None` for `ws://`): reads the

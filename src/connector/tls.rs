@@ -10,7 +10,9 @@
 //!   *replace* the platform's roots), else the platform's store as `rustls-native-certs` finds it
 //!   (`/etc/ssl/certs/…` on Linux; the `SSL_CERT_FILE` and `SSL_CERT_DIR` environment variables
 //!   override it). The platform store is read once per process and shared by every connector
-//!   without a `ca_file`; a `ca_file` is read when its connector is checked or added.
+//!   without a `ca_file`; a `ca_file` is read when its connector is checked or added. Both are
+//!   read on the thread that adds the connector ([`super::Connector::prepare`]), never on the
+//!   reactor's: a connector added through a `Handle` reaches the reactor ready to connect.
 //! - The provider is rustls' `ring` (as the server side's); TLS 1.2 and 1.3; ALPN offers
 //!   `http/1.1` only, so an upstream that also speaks HTTP/2 keeps to the WebSocket upgrade.
 //!   Session resumption uses rustls' in-memory cache, so a reconnect is cheaper.

@@ -35,7 +35,7 @@ use crate::connector::handshake;
 use crate::connector::resolve::{Request, Resolved};
 use crate::connector::status::{self, StatusEvent};
 use crate::connector::table::{Live, SOURCE_PUBLISHERS};
-use crate::connector::{Connector, ConnectorError, ConnectorState};
+use crate::connector::{ConnectorError, ConnectorState, Prepared};
 use crate::topic::TopicId;
 
 /// Timer keys with this bit set belong to connectors (slab index in the other bits).
@@ -45,11 +45,10 @@ impl Core {
     /// Add a connector; it starts at once if the reactor has started.
     pub(crate) fn add_connector(
         &mut self,
-        spec: Connector,
+        prepared: Prepared,
         now: Instant,
     ) -> Result<(), ConnectorError> {
-        let url = spec.validate()?;
-        let tls = spec.tls_config(&url)?;
+        let Prepared { spec, url, tls } = prepared;
         if self.connectors.find(&spec.name).is_some() {
             return Err(ConnectorError {
                 connector: spec.name.clone(),
