@@ -15,10 +15,12 @@ use std::time::Duration;
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 
+use span::{key_span, line_of, table_key_span};
 mod connector;
 pub use crate::access::config::{Access, Secret, StaticToken};
 pub use crate::tls::TlsFiles;
 mod pipeline;
+mod span;
 mod window;
 pub use connector::{BackoffConfig, ConnectorConfig, Messages};
 pub use pipeline::{
@@ -219,18 +221,18 @@ impl Config {
         })?;
         for (i, p) in config.pipelines.iter().enumerate() {
             p.check().map_err(|(key, message)| {
-                let span = pipeline::pipeline_key_span(text, i, key);
+                let span = table_key_span(text, "pipeline", i, key);
                 located(Some(format!("pipeline[{i}].{key}")), span, message)
             })?;
         }
         let pipelines: Vec<_> = config.pipelines.iter().map(|p| p.to_pipeline()).collect();
         check_pipelines(&pipelines).map_err(|(i, key, message)| {
-            let span = pipeline::pipeline_key_span(text, i, key);
+            let span = table_key_span(text, "pipeline", i, key);
             located(Some(format!("pipeline[{i}].{key}")), span, message)
         })?;
         connector::check_connectors(&config.sources, &config.sinks).map_err(
             |(table, i, key, message)| {
-                let span = connector::table_key_span(text, table, i, &key);
+                let span = table_key_span(text, table, i, &key);
                 located(Some(format!("{table}[{i}].{key}")), span, message)
             },
         )?;
@@ -346,34 +348,6 @@ impl fmt::Display for ConfigError {
 }
 
 impl std::error::Error for ConfigError {}
-
-fn line_of(text: &str, offset: usize) -> usize {
-    text[..offset.min(text.len())].bytes().filter(|&b| b == b'\n').count() + 1
-}
-
-/// Best-effort location of a dotted key (`table.key`) in TOML text, for semantic errors found by
-/// `validate()` after parsing.
-fn key_span(text: &str, dotted: &str) -> Option<std::ops::Range<usize>> {
-    let (table, key) = match dotted.rsplit_once('.') {
-        Some((t, k)) => (t, k),
-        None => ("", dotted),
-    };
-    let mut current = String::new();
-    let mut offset = 0;
-    for line in text.split_inclusive('\n') {
-        let trimmed = line.trim();
-        if let Some(name) = trimmed.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
-            current = name.trim().to_string();
-        } else if let Some((k, _)) = trimmed.split_once('=') {
-            let k = k.trim();
-            if (current == table && k == key) || (current.is_empty() && k == dotted) {
-                return Some(offset..offset + line.len());
-            }
-        }
-        offset += line.len();
-    }
-    None
-}
 
 /// Parse a duration written as `<number><unit>` with unit `ms`, `s`, `m` or `h` (`0` alone is
 /// zero). Used by the config file and the command line.

@@ -15,25 +15,14 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use tungstenite::protocol::WebSocketConfig;
+use util::autobahn::deviation_allowed;
+use util::upstream::python_has;
 use util::{watchdog, Relay};
-
-/// Verdicts known to differ from `OK`, for tungstenite and Sluice alike (the README lists them).
-const NOT_OK: &[(&str, &str)] = &[
-    ("6.4.3", "NON-STRICT"),
-    ("6.4.4", "NON-STRICT"),
-    ("7.1.6", "INFORMATIONAL"),
-    ("7.13.1", "INFORMATIONAL"),
-    ("7.13.2", "INFORMATIONAL"),
-];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Verdict {
     behavior: String,
     close: String,
-}
-
-fn kosoku_available() -> bool {
-    Command::new("python3").args(["-c", "import kosoku"]).status().is_ok_and(|s| s.success())
 }
 
 fn run_cases(url: &str, report: &str, cases: &[&str]) -> BTreeMap<String, Verdict> {
@@ -90,12 +79,7 @@ fn section(id: &str) -> u32 {
 #[test]
 fn autobahn_conformance() {
     watchdog(900, || {
-        if !kosoku_available() {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "kosoku is not installed (tests/run.sh installs it with pip)"
-            );
-            eprintln!("SKIPPED: kosoku is not installed; run tests/run.sh");
+        if !python_has("kosoku") {
             return;
         }
         // Section 9 sends messages of up to 16 MiB, some in 64-byte fragments.
@@ -130,8 +114,7 @@ fn autobahn_conformance() {
             if ok {
                 continue;
             }
-            let allowed = NOT_OK.iter().any(|(case, b)| case == id && *b == v.behavior)
-                && matches!(v.close.as_str(), "OK" | "INFORMATIONAL");
+            let allowed = deviation_allowed(id, &v.behavior, &v.close);
             assert!(allowed, "case {id}: {v:?} (see target/autobahn/sluice)");
             deviations.push(id.clone());
         }

@@ -7,7 +7,8 @@
 //! the connector's `disconnected` (or `connect_failed`) status event, removes it, and goes on.
 //!
 //! Required: every case of sections 1–7, 9 and 10 is `OK`, or `NON-STRICT` / `INFORMATIONAL`
-//! where listed below (the README lists them too). Reports go to `target/autobahn/client`.
+//! where `util::autobahn::NOT_OK` lists it (as for the server side; the README lists
+//! them too). Reports go to `target/autobahn/client`.
 
 mod util;
 
@@ -18,35 +19,11 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use sluice::{Backoff, Connector};
-use util::upstream::wait_json;
+use util::autobahn::deviation_allowed;
+use util::upstream::{python_has, wait_json};
 use util::{connect, next_data, test_config, watchdog, Relay, IO_TIMEOUT};
 
-/// Verdicts other than `OK` that are accepted: (case, behavior).
-const NOT_OK: &[(&str, &str)] = &[
-    ("6.4.3", "NON-STRICT"),
-    ("6.4.4", "NON-STRICT"),
-    ("7.1.6", "INFORMATIONAL"),
-    ("7.13.1", "INFORMATIONAL"),
-    ("7.13.2", "INFORMATIONAL"),
-];
-
 const SECTIONS: &[&str] = &["1.*", "2.*", "3.*", "4.*", "5.*", "6.*", "7.*", "9.*", "10.*"];
-
-fn kosoku_ready() -> bool {
-    let ok = Command::new("python3")
-        .args(["-c", "import kosoku"])
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "kosoku is not installed (tests/run.sh installs it with pip)"
-        );
-        eprintln!("SKIPPED: kosoku is not installed; run tests/run.sh");
-    }
-    ok
-}
 
 /// Connect once, never retry (the test removes the connector when the case ends).
 fn one_shot(name: &str, url: &str, topic: &str) -> Connector {
@@ -63,7 +40,7 @@ fn one_shot(name: &str, url: &str, topic: &str) -> Connector {
 #[test]
 fn autobahn_client_conformance() {
     watchdog(1200, || {
-        if !kosoku_ready() {
+        if !python_has("kosoku") {
             return;
         }
         let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
@@ -137,8 +114,7 @@ fn autobahn_client_conformance() {
             if behavior == "OK" && close == "OK" {
                 continue;
             }
-            let allowed = NOT_OK.iter().any(|(c, b)| c == id && b == behavior)
-                && matches!(close.as_str(), "OK" | "INFORMATIONAL");
+            let allowed = deviation_allowed(id, behavior, close);
             not_ok.push((format!("{id}: {behavior} / {close}"), allowed));
         }
         eprintln!("not OK: {not_ok:?}");

@@ -79,8 +79,7 @@ fn check_config_accepts_the_example_and_names_file_line_and_key() {
     assert!(ok, "{out}");
     let cases = [
         ("unknown.toml", "[[source]]\nname = \"a\"\nurl = \"ws://h/\"\ntopic = \"t\"\nurll = \"x\"\n", ":5: key `source[0].urll`: unknown field `urll`"),
-        ("url.toml", "[[source]]\nname = \"a\"\nurl = \"http://h/\"\ntopic = \"t\"\n", ":3: key `source[0].url`: URL `http://h/`: scheme `http` is not ws://"),
-        ("wss.toml", "[[sink]]\nname = \"a\"\nurl = \"wss://h/\"\ntopic = \"t\"\n", ":3: key `sink[0].url`: URL `wss://h/`: wss:// (TLS) is not supported"),
+        ("url.toml", "[[source]]\nname = \"a\"\nurl = \"http://h/\"\ntopic = \"t\"\n", ":3: key `source[0].url`: URL `http://h/`: scheme `http` is not ws:// or wss://"),
         ("dup.toml", "[[source]]\nname = \"a\"\nurl = \"ws://h/\"\ntopic = \"t\"\n[[sink]]\nname = \"a\"\nurl = \"ws://h/\"\ntopic = \"u\"\n", ":6: key `sink[0].name`: `a` is already the name of source[0]"),
         ("jitter.toml", "[[sink]]\nname = \"a\"\nurl = \"ws://h/\"\ntopic = \"t\"\nbackoff = { jitter = 2.0 }\n", ":5: key `sink[0].backoff.jitter`: must be from 0 to 1"),
         ("stall.toml", "[[source]]\nname = \"a\"\nurl = \"ws://h/\"\ntopic = \"t\"\nstall_timeout = \"soon\"\n", "key `source[0].stall_timeout`"),
@@ -88,7 +87,43 @@ fn check_config_accepts_the_example_and_names_file_line_and_key() {
         ("header.toml", "[[source]]\nname = \"a\"\nurl = \"ws://h/\"\ntopic = \"t\"\nheaders = { Host = \"x\" }\n", ":5: key `source[0].headers`: header `Host` is set by the handshake"),
         ("send.toml", "[[sink]]\nname = \"a\"\nurl = \"ws://h/\"\ntopic = \"t\"\nsend_from = \"u\"\n", ":5: key `sink[0].send_from`: only a source has `send_from`"),
     ];
-    for (name, text, want) in cases {
+    // ca_file: read when the file is checked.
+    let no_certs = temp_file("no-certs.pem", "# no certificates here\n");
+    let missing = no_certs.with_file_name("missing-ca.pem");
+    let ca = |url: &str, path: &std::path::Path| {
+        format!("[[source]]\nname = \"a\"\nurl = \"{url}\"\ntopic = \"t\"\nca_file = {:?}\n", path)
+    };
+    let tls_cases = [
+        (
+            "ca-ws.toml",
+            ca("ws://h/", &no_certs),
+            ":5: key `source[0].ca_file`: only a wss:// URL uses a ca_file".to_string(),
+        ),
+        (
+            "ca-missing.toml",
+            ca("wss://h/", &missing),
+            format!(
+                ":5: key `source[0].ca_file`: cannot read PEM certificates from `{}`",
+                missing.display()
+            ),
+        ),
+        (
+            "ca-empty.toml",
+            ca("wss://h/", &no_certs),
+            format!(
+                ":5: key `source[0].ca_file`: `{}` holds no CERTIFICATE block",
+                no_certs.display()
+            ),
+        ),
+        (
+            "wss-name.toml",
+            "[[sink]]\nname = \"a\"\nurl = \"wss://a..b/\"\ntopic = \"t\"\n".to_string(),
+            ":3: key `sink[0].url`: URL `wss://a..b/`: `a..b` is not a valid TLS server name"
+                .to_string(),
+        ),
+    ];
+    let tls_cases = tls_cases.iter().map(|(n, t, w)| (*n, t.as_str(), w.as_str()));
+    for (name, text, want) in cases.into_iter().chain(tls_cases) {
         let path = temp_file(name, text);
         let (ok, out) = check_config(&path);
         assert!(!ok, "{name} was accepted");

@@ -3,11 +3,12 @@
 //! ```toml
 //! [[source]]
 //! name = "feed"                          # unique among sources and sinks
-//! url = "ws://127.0.0.1:9001/trades"     # ws://host[:port][/path][?query]
+//! url = "wss://feed.example.com/trades"  # ws[s]://host[:port][/path][?query]
 //! topic = "raw"                          # every message received is published here
 //! subscribe = '{"op":"subscribe","args":["trades"]}'   # or a list; sent after each (re)connect
 //! headers = { Authorization = "Bearer …" }
 //! subprotocol = "feed.v1"
+//! ca_file = "/etc/sluice/feed-ca.pem"     # wss:// only: trust these CAs instead of the platform's
 //! status_topic = "raw.status"            # default: "<topic>.status"
 //! connect_timeout = "10s"                # TCP connect + handshake
 //! ping_interval = "10s"                  # ping when silent this long ("0": never)
@@ -22,8 +23,9 @@
 //! overflow = "drop-oldest"               # or "drop-newest"
 //! ```
 //!
-//! Every value is checked when the file is read; an error names the file, the line and the
-//! key path (`source[0].url`, `sink[1].backoff.max`).
+//! Every value is checked when the file is read (a `ca_file` is read then, and again when the
+//! connector is added); an error names the file, the line and the key path (`source[0].url`,
+//! `sink[1].backoff.max`, `source[0].ca_file`).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -40,7 +42,7 @@ use crate::connector::{Backoff, Connector, ConnectorKind, Overflow, DEFAULT_BUFF
 pub struct ConnectorConfig {
     /// Unique name (topic-name rules), used in statistics, logs and status events.
     pub name: TopicName,
-    /// The upstream's `ws://` URL.
+    /// The upstream's `ws://` or `wss://` URL.
     pub url: String,
     /// Source: where received messages are published. Sink: whose messages are sent.
     pub topic: TopicName,
@@ -56,6 +58,10 @@ pub struct ConnectorConfig {
     /// A subprotocol to request; the upstream must choose it.
     #[serde(default)]
     pub subprotocol: Option<String>,
+    /// `wss://` only: a PEM file of CA certificates trusted instead of the platform's roots
+    /// (relative paths from the working directory).
+    #[serde(default)]
+    pub ca_file: Option<std::path::PathBuf>,
     /// Where status events go (default `<topic>.status`).
     #[serde(default)]
     pub status_topic: Option<TopicName>,
@@ -149,6 +155,7 @@ impl ConnectorConfig {
         };
         c.headers = self.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         c.subprotocol = self.subprotocol.clone();
+        c.ca_file = self.ca_file.clone();
         c.status_topic = self.status_topic.as_ref().map(|t| t.0.clone());
         c.connect_timeout = self.connect_timeout;
         c.ping_interval = self.ping_interval;
@@ -177,7 +184,8 @@ pub(super) fn check_connectors(
             sinks.iter().enumerate().map(|(i, c)| ("sink", i, c.to_connector(ConnectorKind::Sink))),
         );
     for (table, i, c) in all {
-        c.validate().map_err(|e| (table, i, e.key, e.message))?;
+        let url = c.validate().map_err(|e| (table, i, e.key.clone(), e.message.clone()))?;
+        c.tls_config(&url).map_err(|e| (table, i, e.key, e.message))?;
         if let Some((t, j)) = seen.insert(c.name.clone(), (table, i)) {
             return Err((
                 table,
@@ -188,53 +196,4 @@ pub(super) fn check_connectors(
         }
     }
     Ok(())
-}
-
-/// Line span of `key` (its first dotted part) inside the `index`-th `[[table]]` of `text`, or
-/// of the table's header (best effort).
-pub(super) fn table_key_span(
-    text: &str,
-    table: &str,
-    index: usize,
-    key: &str,
-) -> Option<std::ops::Range<usize>> {
-    let key = key.split('.').next().unwrap_or(key);
-    let header_text = format!("[[{table}]]");
-    let mut seen = 0usize;
-    let mut inside = false;
-    let mut offset = 0;
-    let mut header = None;
-    for line in text.split_inclusive('\n') {
-        let t = line.trim();
-        if t.starts_with('[') {
-            inside = t.replace(' ', "") == header_text && {
-                seen += 1;
-                seen == index + 1
-            };
-            if inside {
-                header = Some(offset..offset + line.len());
-            }
-        } else if inside && t.split_once('=').is_some_and(|(k, _)| k.trim() == key) {
-            return Some(offset..offset + line.len());
-        }
-        offset += line.len();
-    }
-    header
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn spans_find_the_key_in_the_right_table() {
-        let text =
-            "[[source]]\nname = \"a\"\n\n[[sink]]\nname = \"b\"\nbackoff = { max = \"1s\" }\n";
-        assert_eq!(
-            &text[table_key_span(text, "sink", 0, "backoff.max").unwrap()],
-            "backoff = { max = \"1s\" }\n"
-        );
-        assert_eq!(&text[table_key_span(text, "source", 0, "name").unwrap()], "name = \"a\"\n");
-        assert_eq!(&text[table_key_span(text, "source", 0, "url").unwrap()], "[[source]]\n");
-    }
 }

@@ -321,34 +321,6 @@ pub fn check_pipelines(pipelines: &[Pipeline]) -> Result<(), (usize, &'static st
     Ok(())
 }
 
-/// Line span of `key` inside the `index`-th `[[pipeline]]` table of `text` (best effort).
-pub(super) fn pipeline_key_span(
-    text: &str,
-    index: usize,
-    key: &str,
-) -> Option<std::ops::Range<usize>> {
-    let mut seen = 0usize;
-    let mut inside = false;
-    let mut offset = 0;
-    let mut header = None;
-    for line in text.split_inclusive('\n') {
-        let t = line.trim();
-        if t.starts_with('[') {
-            inside = t.replace(' ', "") == "[[pipeline]]" && {
-                seen += 1;
-                seen == index + 1
-            };
-            if inside {
-                header = Some(offset..offset + line.len());
-            }
-        } else if inside && t.split_once('=').is_some_and(|(k, _)| k.trim() == key) {
-            return Some(offset..offset + line.len());
-        }
-        offset += line.len();
-    }
-    header
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -366,16 +338,6 @@ mod tests {
         let (i, _, msg) = check_pipelines(&[a, dup]).unwrap_err();
         assert_eq!(i, 1);
         assert!(msg.contains("already used"), "{msg}");
-    }
-
-    #[test]
-    fn key_spans_find_the_right_table() {
-        let text =
-            "[[pipeline]]\nname = \"a\"\nto = \"x\"\n\n[[pipeline]]\nname = \"b\"\nto = \"y\"\n";
-        let span = pipeline_key_span(text, 1, "to").unwrap();
-        assert_eq!(&text[span], "to = \"y\"\n");
-        let span = pipeline_key_span(text, 0, "steps").unwrap();
-        assert_eq!(&text[span], "[[pipeline]]\n");
     }
 
     #[test]

@@ -196,6 +196,9 @@ impl Conn {
         if self.state == State::Connecting {
             let peer = self.peer;
             self.note(format!("connect to {peer}: {e}"));
+        } else if self.client.is_some() && self.stream.tls_handshaking() {
+            let why = crate::connector::tls::handshake_failure(e);
+            self.note(format!("TLS handshake with {} failed: {why}", self.peer));
         } else {
             self.note(format!("{op} failed: {e}"));
         }

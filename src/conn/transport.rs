@@ -55,8 +55,8 @@ impl Transport {
         Ok(Transport::tls(sock, Connection::Server(conn)))
     }
 
-    /// A client-side TLS connection on a connecting socket (for upstream connectors).
-    #[allow(dead_code)] // used by client-mode connections
+    /// A client-side TLS connection on a connecting socket (for upstream connectors): the
+    /// ClientHello waits in rustls until the first flush after the TCP connect completes.
     pub(crate) fn tls_client(
         sock: TcpStream,
         config: Arc<ClientConfig>,
@@ -82,6 +82,14 @@ impl Transport {
     /// Whether this is a TLS stream.
     pub(crate) fn is_tls(&self) -> bool {
         matches!(self, Transport::Tls(_))
+    }
+
+    /// TLS whose handshake has not completed (false for plain TCP).
+    pub(crate) fn tls_handshaking(&self) -> bool {
+        match self {
+            Transport::Plain(_) => false,
+            Transport::Tls(t) => t.conn.is_handshaking(),
+        }
     }
 
     /// True if a read that returned fewer bytes than asked proves the socket is drained (plain

@@ -18,7 +18,12 @@
 //! - Client frames are masked with a fresh random key each; frames from the upstream must not be
 //!   masked (else close `1002`). Size limits and UTF-8 checks are the relay's own (`[limits]`).
 //! - `subscribe` messages are sent first on every new connection, before any buffered message.
-//! - Nothing here blocks the reactor: host names are resolved on a helper thread.
+//! - `wss://` runs the connection over TLS (rustls, driven by the reactor like the server
+//!   side's): the certificate is always verified, against the connector's `ca_file` or the
+//!   platform's roots (`connector/tls.rs`). A failed TLS handshake is a failed attempt like a
+//!   refused connect: a `connect_failed` status event with the reason, then the backoff.
+//! - Nothing here blocks the reactor: host names are resolved on a helper thread, and TLS
+//!   roots are read by whoever adds the connector (`Connector::prepare`).
 //!
 //! Build one with [`Connector::source`] or [`Connector::sink`] and add it with
 //! [`crate::Reactor::add_connector`] (or [`crate::Handle::add_connector`] while running), or
@@ -30,9 +35,12 @@ pub(crate) mod handshake;
 pub(crate) mod resolve;
 pub(crate) mod status;
 pub(crate) mod table;
+pub(crate) mod tls;
 mod url;
 
 use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 pub use backoff::Backoff;
@@ -195,6 +203,7 @@ pub struct Connector {
     pub(crate) subscribe: Vec<String>,
     pub(crate) headers: Vec<(String, String)>,
     pub(crate) subprotocol: Option<String>,
+    pub(crate) ca_file: Option<PathBuf>,
     pub(crate) status_topic: Option<String>,
     pub(crate) connect_timeout: Duration,
     pub(crate) ping_interval: Duration,
@@ -202,6 +211,14 @@ pub struct Connector {
     pub(crate) backoff: Backoff,
     pub(crate) buffer: usize,
     pub(crate) overflow: Overflow,
+}
+
+/// A validated connector with its URL and TLS configuration, ready for the reactor.
+#[derive(Debug)]
+pub(crate) struct Prepared {
+    pub(crate) spec: Connector,
+    pub(crate) url: WsUrl,
+    pub(crate) tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 /// Default bound of a connector's outgoing buffer.
@@ -218,6 +235,7 @@ impl Connector {
             subscribe: Vec::new(),
             headers: Vec::new(),
             subprotocol: None,
+            ca_file: None,
             status_topic: None,
             connect_timeout: Duration::from_secs(10),
             ping_interval: Duration::from_secs(10),
@@ -254,6 +272,14 @@ impl Connector {
     /// Request this subprotocol; the upstream must choose it.
     pub fn subprotocol(mut self, protocol: &str) -> Connector {
         self.subprotocol = Some(protocol.into());
+        self
+    }
+
+    /// For a `wss://` URL: trust the CA certificates of this PEM file instead of the platform's
+    /// root certificates (a private CA, a pinned set). The file is read when the connector is
+    /// added.
+    pub fn ca_file(mut self, path: impl Into<PathBuf>) -> Connector {
+        self.ca_file = Some(path.into());
         self
     }
 
@@ -375,6 +401,14 @@ impl Connector {
         if let Some(p) = &self.subprotocol {
             handshake::check_subprotocol(p).map_err(|e| err("subprotocol", e))?;
         }
+        if let Some(path) = &self.ca_file {
+            if !url.tls {
+                return Err(err("ca_file", "only a wss:// URL uses a ca_file".into()));
+            }
+            if path.as_os_str().is_empty() {
+                return Err(err("ca_file", "must name a PEM file of CA certificates".into()));
+            }
+        }
         if self.connect_timeout.is_zero() {
             return Err(err("connect_timeout", "must be longer than 0".into()));
         }
@@ -396,6 +430,32 @@ impl Connector {
         }
         Ok(url)
     }
+
+    /// Validate, and build what the reactor needs to start the connector, file reads included
+    /// (the `ca_file`, the platform's roots): callers do this on their own thread, so the reactor
+    /// never reads a file.
+    pub(crate) fn prepare(self) -> Result<Prepared, ConnectorError> {
+        let url = self.validate()?;
+        let tls = self.tls_config(&url)?;
+        Ok(Prepared { spec: self, url, tls })
+    }
+
+    /// The TLS client configuration of a `wss://` connector (`None` for `ws://`): reads the
+    /// `ca_file`, or the platform's roots. The error names `ca_file` (or `url` when the platform
+    /// store is empty) and says what is wrong.
+    pub(crate) fn tls_config(
+        &self,
+        url: &WsUrl,
+    ) -> Result<Option<Arc<rustls::ClientConfig>>, ConnectorError> {
+        if !url.tls {
+            return Ok(None);
+        }
+        tls::client_config(self.ca_file.as_deref()).map(Some).map_err(|message| ConnectorError {
+            connector: self.name.clone(),
+            key: if self.ca_file.is_some() { "ca_file" } else { "url" }.into(),
+            message,
+        })
+    }
 }
 
 #[cfg(test)]
@@ -416,6 +476,9 @@ mod tests {
         assert_eq!(key(Connector::source("a", "ws://h/", &"t".repeat(126))), "status_topic");
         assert_eq!(key(ok.clone().header("Host", "x")), "headers");
         assert_eq!(key(ok.clone().subprotocol("a b")), "subprotocol");
+        assert_eq!(key(ok.clone().ca_file("ca.pem")), "ca_file");
+        assert_eq!(key(Connector::source("a", "wss://h/", "t").ca_file("")), "ca_file");
+        assert!(Connector::source("a", "wss://h/", "t").ca_file("ca.pem").validate().is_ok());
         assert_eq!(key(ok.clone().connect_timeout(Duration::ZERO)), "connect_timeout");
         let ms = Duration::from_millis;
         assert_eq!(key(ok.clone().ping_interval(ms(50)).stall_timeout(ms(50))), "stall_timeout");

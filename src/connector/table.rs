@@ -6,6 +6,7 @@
 //! reactor's `upstream` module does the I/O and calls in here.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use slab::Slab;
@@ -25,6 +26,8 @@ pub(crate) const SOURCE_PUBLISHERS: u64 = 1 << 62;
 pub(crate) struct Live {
     pub(crate) spec: Connector,
     pub(crate) url: WsUrl,
+    /// TLS client configuration (`wss://` only).
+    pub(crate) tls: Option<Arc<rustls::ClientConfig>>,
     /// Unique for the life of the reactor (slab keys are reused).
     pub(crate) uid: u64,
     pub(crate) publish_to: Option<TopicId>,
@@ -52,7 +55,12 @@ pub(crate) struct Live {
 }
 
 impl Live {
-    pub(crate) fn new(spec: Connector, url: WsUrl, uid: u64) -> Live {
+    pub(crate) fn new(
+        spec: Connector,
+        url: WsUrl,
+        tls: Option<Arc<rustls::ClientConfig>>,
+        uid: u64,
+    ) -> Live {
         let stats = ConnectorStats {
             name: spec.name.clone(),
             kind: Some(spec.kind),
@@ -64,6 +72,7 @@ impl Live {
             status_topic: spec.get_status_topic(),
             spec,
             url,
+            tls,
             uid,
             publish_to: None,
             send_from: None,
@@ -209,7 +218,7 @@ mod tests {
             jitter: 0.0,
         });
         let url = spec.validate().unwrap();
-        Live::new(spec, url, 1)
+        Live::new(spec, url, None, 1)
     }
 
     #[test]

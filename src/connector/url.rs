@@ -1,20 +1,25 @@
-//! `ws://` URLs of upstream endpoints: scheme, host, port, and the request target.
+//! `ws://` and `wss://` URLs of upstream endpoints: scheme, host, port, and the request target.
 //!
-//! Only what a WebSocket client needs is accepted: `ws://host[:port][/path][?query]`, with the
-//! host a name, an IPv4 address or a bracketed IPv6 address. User information (`user:pass@`) is
-//! refused (put credentials in a header), and so is a fragment (`#…`), which has no meaning in a
-//! WebSocket request. `wss://` (TLS) is recognised and refused with a clear message: this build
-//! has no TLS client.
+//! Only what a WebSocket client needs is accepted: `ws[s]://host[:port][/path][?query]`, with
+//! the host a name, an IPv4 address or a bracketed IPv6 address. The port defaults to 80
+//! (`ws://`) or 443 (`wss://`). User information (`user:pass@`) is refused (put credentials in a
+//! header), and so is a fragment (`#…`), which has no meaning in a WebSocket request. For
+//! `wss://` the host is also the name the upstream's certificate must be valid for (SNI is sent
+//! for names, not for IP addresses).
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 
-/// A parsed `ws://` URL.
+use rustls::pki_types::ServerName;
+
+/// A parsed `ws://` or `wss://` URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WsUrl {
+    /// `wss://`: the connection runs over TLS.
+    pub(crate) tls: bool,
     /// The host as written, without brackets for IPv6.
     pub(crate) host: String,
-    /// The port (80 when not written).
+    /// The port (80 or 443 when not written).
     pub(crate) port: u16,
     /// The request target: the path (at least `/`) and the query, as written.
     pub(crate) target: String,
@@ -28,17 +33,14 @@ impl WsUrl {
         if let Some(b) = url.bytes().find(|b| b.is_ascii_control() || *b == b' ') {
             return Err(format!("URL `{}` contains the byte 0x{b:02x}", url.escape_debug()));
         }
-        let (scheme, rest) =
-            url.split_once("://").ok_or_else(|| format!("URL `{url}` must start with ws://"))?;
-        match scheme.to_ascii_lowercase().as_str() {
-            "ws" => {}
-            "wss" => {
-                return Err(format!(
-                "URL `{url}`: wss:// (TLS) is not supported by this build's connectors; use ws://"
-            ))
-            }
-            other => return Err(format!("URL `{url}`: scheme `{other}` is not ws://")),
-        }
+        let (scheme, rest) = url
+            .split_once("://")
+            .ok_or_else(|| format!("URL `{url}` must start with ws:// or wss://"))?;
+        let tls = match scheme.to_ascii_lowercase().as_str() {
+            "ws" => false,
+            "wss" => true,
+            other => return Err(format!("URL `{url}`: scheme `{other}` is not ws:// or wss://")),
+        };
         if rest.contains('#') {
             return Err(format!(
                 "URL `{url}` has a fragment (`#…`), which a WebSocket URL must not"
@@ -51,25 +53,49 @@ impl WsUrl {
                 "URL `{url}` has user information; send credentials in a header (`headers`) instead"
             ));
         }
-        let (host, port) =
-            split_host_port(authority).map_err(|why| format!("URL `{url}`: {why}"))?;
+        let default_port = if tls { 443 } else { 80 };
+        let (host, port) = split_host_port(authority, default_port)
+            .map_err(|why| format!("URL `{url}`: {why}"))?;
         let target = match target.strip_prefix('?') {
             Some(_) => format!("/{target}"),
             None if target.is_empty() => "/".to_string(),
             None => target.to_string(),
         };
         let ip = host.parse::<IpAddr>().ok();
-        Ok(WsUrl { host, port, target, ip })
+        let parsed = WsUrl { tls, host, port, target, ip };
+        if tls {
+            parsed.server_name().map_err(|why| format!("URL `{url}`: {why}"))?;
+        }
+        Ok(parsed)
+    }
+
+    /// The port used when the URL names none: 80 for `ws://`, 443 for `wss://`.
+    fn default_port(&self) -> u16 {
+        if self.tls {
+            443
+        } else {
+            80
+        }
+    }
+
+    /// The name the upstream's certificate must be valid for: the host, as a DNS name or an IP
+    /// address.
+    pub(crate) fn server_name(&self) -> Result<ServerName<'static>, String> {
+        match self.ip {
+            Some(ip) => Ok(ServerName::IpAddress(ip.into())),
+            None => ServerName::try_from(self.host.clone())
+                .map_err(|_| format!("`{}` is not a valid TLS server name", self.host)),
+        }
     }
 
     /// The value of the `Host` request header: the host (bracketed if IPv6) and the port unless
-    /// it is 80.
+    /// it is the scheme's default.
     pub(crate) fn host_header(&self) -> String {
         let host = match self.ip {
             Some(IpAddr::V6(_)) => format!("[{}]", self.host),
             _ => self.host.clone(),
         };
-        if self.port == 80 {
+        if self.port == self.default_port() {
             host
         } else {
             format!("{host}:{}", self.port)
@@ -84,11 +110,12 @@ impl WsUrl {
 
 impl fmt::Display for WsUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ws://{}{}", self.host_header(), self.target)
+        let scheme = if self.tls { "wss" } else { "ws" };
+        write!(f, "{scheme}://{}{}", self.host_header(), self.target)
     }
 }
 
-fn split_host_port(authority: &str) -> Result<(String, u16), String> {
+fn split_host_port(authority: &str, default_port: u16) -> Result<(String, u16), String> {
     let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
         let (v6, after) = rest.split_once(']').ok_or("unclosed `[` in the host")?;
         if v6.parse::<std::net::Ipv6Addr>().is_err() {
@@ -113,7 +140,7 @@ fn split_host_port(authority: &str) -> Result<(String, u16), String> {
         return Err(format!("`{host}` is not a host name or address"));
     }
     let port = match port {
-        None => 80,
+        None => default_port,
         Some(p) => match p.parse::<u16>() {
             Ok(n) if n > 0 => n,
             _ => return Err(format!("port `{p}` is not a number from 1 to 65535")),
@@ -143,13 +170,32 @@ mod tests {
         assert_eq!(u.host_header(), "[::1]:8080");
         assert_eq!(u.to_string(), "ws://[::1]:8080/?q");
         assert_eq!(WsUrl::parse("ws://[::1]").unwrap().port, 80);
+        assert!(!WsUrl::parse("ws://a/").unwrap().tls);
+    }
+
+    #[test]
+    fn wss_urls() {
+        let u = WsUrl::parse("wss://stream.example.com/ws?streams=btcusdt@trade").unwrap();
+        assert!(u.tls);
+        assert_eq!((u.port, u.target.as_str()), (443, "/ws?streams=btcusdt@trade"));
+        assert_eq!(u.host_header(), "stream.example.com");
+        assert_eq!(u.to_string(), "wss://stream.example.com/ws?streams=btcusdt@trade");
+        assert_eq!(u.server_name().unwrap(), ServerName::try_from("stream.example.com").unwrap());
+        let u = WsUrl::parse("WSS://127.0.0.1:9443").unwrap();
+        assert_eq!((u.tls, u.port, u.host_header().as_str()), (true, 9443, "127.0.0.1:9443"));
+        assert_eq!(u.server_name().unwrap(), ServerName::IpAddress(u.ip.unwrap().into()));
+        let u = WsUrl::parse("wss://[::1]:443/").unwrap();
+        assert_eq!(u.host_header(), "[::1]");
+        assert!(matches!(u.server_name().unwrap(), ServerName::IpAddress(_)));
+        // Port 80 is not the default of wss:// and is written out.
+        assert_eq!(WsUrl::parse("wss://h:80/").unwrap().host_header(), "h:80");
     }
 
     #[test]
     fn invalid_urls_say_why() {
         for (url, why) in [
-            ("http://a/", "not ws://"),
-            ("wss://a/", "TLS"),
+            ("http://a/", "not ws:// or wss://"),
+            ("wss://a..b/", "not a valid TLS server name"),
             ("a:80/x", "must start with ws://"),
             ("ws://", "host is empty"),
             ("ws://:80/", "host is empty"),

@@ -10,18 +10,27 @@ use std::sync::Arc;
 
 use jaq_json::Val;
 
-use super::expr::{self, Compiled};
+use super::expr::{self, Compiled, EvalError};
 use super::record::{Pool, Record};
 use super::window::{Budget, Cx, DynWindow};
 use super::{DynOperator, Emitter, Pipeline, StepSpec, TextOp};
 
 enum Stage {
-    Filter(Compiled),
-    Map(Compiled),
-    FlatMap(Compiled),
+    Jq(Jq, Compiled),
     Text(TextOp),
     Custom(Box<dyn DynOperator>),
     Window(Box<dyn DynWindow>),
+}
+
+/// The three steps that run a jq expression.
+#[derive(Clone, Copy)]
+enum Jq {
+    /// Keep the record if the expression's first output is truthy.
+    Filter,
+    /// Replace the record by the expression's first output (none: dropped).
+    Map,
+    /// One record per output of the expression.
+    FlatMap,
 }
 
 /// Counters of one pipeline on one worker since the last [`Chain::take_counts`].
@@ -71,9 +80,9 @@ impl Chain {
             .steps
             .iter()
             .map(|s| match s {
-                StepSpec::Filter(e) => Stage::Filter(e.compile()),
-                StepSpec::Map(e) => Stage::Map(e.compile()),
-                StepSpec::FlatMap(e) => Stage::FlatMap(e.compile()),
+                StepSpec::Filter(e) => Stage::Jq(Jq::Filter, e.compile()),
+                StepSpec::Map(e) => Stage::Jq(Jq::Map, e.compile()),
+                StepSpec::FlatMap(e) => Stage::Jq(Jq::FlatMap, e.compile()),
                 StepSpec::Text(op) => Stage::Text(*op),
                 StepSpec::Custom(f) => Stage::Custom(f.make()),
                 StepSpec::Window(w) => Stage::Window(p.make_window(w, budget.clone())),
@@ -249,7 +258,7 @@ impl Chain {
             }
         };
         match &mut stages[i] {
-            Stage::Filter(c) => {
+            Stage::Jq(kind, c) => {
                 for mut r in input.drain(..) {
                     let v = match r.json() {
                         Ok(v) => v,
@@ -259,66 +268,13 @@ impl Chain {
                             continue;
                         }
                     };
-                    match c.first(v) {
-                        Ok(Some(v)) if expr::truthy(&v) => next.push(r),
-                        Ok(_) => {
+                    match jq_step(*kind, c, r, v, next, pool) {
+                        Ok(None) => {}
+                        Ok(Some(r)) => {
                             counts.filtered += 1;
                             pool.recycle(r);
                         }
-                        Err(e) => {
-                            counts.expr_errors += 1;
-                            fail(r, e.0, pool);
-                        }
-                    }
-                }
-            }
-            Stage::Map(c) => {
-                for mut r in input.drain(..) {
-                    let v = match r.json() {
-                        Ok(v) => v,
-                        Err(e) => {
-                            counts.invalid_json += 1;
-                            fail(r, format!("invalid JSON: {e}"), pool);
-                            continue;
-                        }
-                    };
-                    match c.first(v) {
-                        Ok(Some(v)) => {
-                            r.set_json(v);
-                            next.push(r);
-                        }
-                        Ok(None) => {
-                            counts.filtered += 1;
-                            pool.recycle(r);
-                        }
-                        Err(e) => {
-                            counts.expr_errors += 1;
-                            fail(r, e.0, pool);
-                        }
-                    }
-                }
-            }
-            Stage::FlatMap(c) => {
-                for mut r in input.drain(..) {
-                    let v = match r.json() {
-                        Ok(v) => v,
-                        Err(e) => {
-                            counts.invalid_json += 1;
-                            fail(r, format!("invalid JSON: {e}"), pool);
-                            continue;
-                        }
-                    };
-                    let before = next.len();
-                    let parent = &r;
-                    let result = c.run(v, |v: Val| next.push(pool.json_record(v, parent)));
-                    match result {
-                        Ok(()) => {
-                            if next.len() == before {
-                                counts.filtered += 1;
-                            }
-                            pool.recycle(r);
-                        }
-                        Err(e) => {
+                        Err((r, e)) => {
                             counts.expr_errors += 1;
                             fail(r, e.0, pool);
                         }
@@ -359,6 +315,52 @@ impl Chain {
                 }
             }
         }
+    }
+}
+
+/// Run one jq stage (`filter`, `map` or `flat_map`) on a record whose JSON is `v`. Results go
+/// to `next`; a record that produced nothing comes back as `Ok(Some(r))` (filtered out), a record
+/// whose expression failed as `Err`.
+fn jq_step(
+    kind: Jq,
+    c: &Compiled,
+    mut r: Record,
+    v: Val,
+    next: &mut Vec<Record>,
+    pool: &mut Pool,
+) -> Result<Option<Record>, (Record, EvalError)> {
+    let produced = match kind {
+        Jq::Filter => match c.first(v) {
+            Ok(Some(v)) if expr::truthy(&v) => {
+                next.push(r);
+                return Ok(None);
+            }
+            Ok(_) => false,
+            Err(e) => return Err((r, e)),
+        },
+        Jq::Map => match c.first(v) {
+            Ok(Some(v)) => {
+                r.set_json(v);
+                next.push(r);
+                return Ok(None);
+            }
+            Ok(None) => false,
+            Err(e) => return Err((r, e)),
+        },
+        Jq::FlatMap => {
+            let before = next.len();
+            let parent = &r;
+            if let Err(e) = c.run(v, |v: Val| next.push(pool.json_record(v, parent))) {
+                return Err((r, e));
+            }
+            next.len() > before
+        }
+    };
+    if produced {
+        pool.recycle(r);
+        Ok(None)
+    } else {
+        Ok(Some(r))
     }
 }
 

@@ -14,11 +14,11 @@ impl Reactor {
     /// reactor runs it waits for the first loop iteration; afterwards it starts at once. Fails if
     /// the definition does not validate or the name is taken.
     pub fn add_connector(&mut self, connector: Connector) -> Result<(), Error> {
-        let needs_resolver = connector.validate().map_err(Error::Connector)?.ip.is_none();
-        if needs_resolver && self.started {
+        let prepared = connector.prepare().map_err(Error::Connector)?;
+        if prepared.url.ip.is_none() && self.started {
             self.ensure_resolver();
         }
-        self.core.add_connector(connector, Instant::now()).map_err(Error::Connector)
+        self.core.add_connector(prepared, Instant::now()).map_err(Error::Connector)
     }
 
     /// Remove a connector by name: it stops reconnecting; an open connection sends what is
@@ -59,7 +59,7 @@ impl Reactor {
     pub(super) fn connector_command(&mut self, cmd: Command, now: Instant) {
         match cmd {
             Command::AddConnector(c, reply) => {
-                if c.validate().is_ok_and(|u| u.ip.is_none()) {
+                if c.url.ip.is_none() {
                     self.ensure_resolver();
                 }
                 let _ = reply.try_send(self.core.add_connector(*c, now));

@@ -621,7 +621,12 @@ impl Core {
     pub(crate) fn on_eof(&mut self, key: usize) {
         let conn = &mut self.conns[key];
         conn.peer_eof = true;
-        conn.note("the upstream closed the TCP connection");
+        conn.note(if conn.stream.tls_handshaking() {
+            "the upstream closed the TCP connection during the TLS handshake (does it speak \
+             TLS on this port, or is it a ws:// endpoint?)"
+        } else {
+            "the upstream closed the TCP connection"
+        });
         match conn.state() {
             // A request followed by a half-close still gets its response.
             State::Http | State::Closing if !conn.out.is_empty() => {

@@ -14,7 +14,7 @@ use crossbeam_channel::{Receiver, Sender, TrySendError};
 use mio::Waker;
 
 use crate::connector::resolve::Resolved;
-use crate::connector::{Connector, ConnectorError};
+use crate::connector::{Connector, ConnectorError, Prepared};
 use crate::reactor::stats::Stats;
 use crate::topic::{validate_topic, TopicError};
 
@@ -89,7 +89,7 @@ impl std::error::Error for HandleError {}
 pub(crate) enum Command {
     Publish { topic: Box<str>, message: Message },
     Stats(Sender<Stats>),
-    AddConnector(Box<Connector>, Sender<Result<(), ConnectorError>>),
+    AddConnector(Box<Prepared>, Sender<Result<(), ConnectorError>>),
     RemoveConnector(String, Sender<bool>),
     Resolved(Resolved),
 }
@@ -142,15 +142,16 @@ impl Handle {
 
     /// Add an upstream connector to the running reactor (it starts connecting at once); waits
     /// up to `timeout` for the reactor to accept it. A definition that does not validate, or a
-    /// name already in use, is a [`HandleError::Connector`].
+    /// name already in use, is a [`HandleError::Connector`]. A `wss://` connector's `ca_file`
+    /// (or the platform's root certificates) is read here, on the calling thread.
     pub fn add_connector(
         &self,
         connector: Connector,
         timeout: Duration,
     ) -> Result<(), HandleError> {
-        connector.validate().map_err(HandleError::Connector)?;
+        let prepared = connector.prepare().map_err(HandleError::Connector)?;
         let (tx, rx) = crossbeam_channel::bounded(1);
-        self.send(Command::AddConnector(Box::new(connector), tx))?;
+        self.send(Command::AddConnector(Box::new(prepared), tx))?;
         recv(&rx, timeout)?.map_err(HandleError::Connector)
     }
 

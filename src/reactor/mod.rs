@@ -179,7 +179,8 @@ impl Reactor {
         let connectors = config.connectors();
         let mut core = Core::new(config.limits, &config.metrics, registry, now, gate);
         for c in connectors {
-            core.add_connector(c, now).map_err(Error::Connector)?;
+            core.add_connector(c.prepare().map_err(Error::Connector)?, now)
+                .map_err(Error::Connector)?;
         }
         Ok(Reactor {
             poll,

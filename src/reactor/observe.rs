@@ -163,7 +163,8 @@ mod tests {
     fn readiness_fails_while_a_connector_is_not_open() {
         let mut c = core();
         let now = Instant::now();
-        c.add_connector(crate::Connector::source("feed", "ws://127.0.0.1:9/", "raw"), now).unwrap();
+        let feed = crate::Connector::source("feed", "ws://127.0.0.1:9/", "raw");
+        c.add_connector(feed.prepare().unwrap(), now).unwrap();
         let down = c.readiness();
         assert_eq!(down.status, 503);
         let body = String::from_utf8(down.body).unwrap();

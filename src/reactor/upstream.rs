@@ -18,7 +18,7 @@
 
 use std::io::{self, Write};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
 use mio::Interest;
@@ -35,7 +35,7 @@ use crate::connector::handshake;
 use crate::connector::resolve::{Request, Resolved};
 use crate::connector::status::{self, StatusEvent};
 use crate::connector::table::{Live, SOURCE_PUBLISHERS};
-use crate::connector::{Connector, ConnectorError, ConnectorState};
+use crate::connector::{ConnectorError, ConnectorState, Prepared};
 use crate::topic::TopicId;
 
 /// Timer keys with this bit set belong to connectors (slab index in the other bits).
@@ -45,10 +45,10 @@ impl Core {
     /// Add a connector; it starts at once if the reactor has started.
     pub(crate) fn add_connector(
         &mut self,
-        spec: Connector,
+        prepared: Prepared,
         now: Instant,
     ) -> Result<(), ConnectorError> {
-        let url = spec.validate()?;
+        let Prepared { spec, url, tls } = prepared;
         if self.connectors.find(&spec.name).is_some() {
             return Err(ConnectorError {
                 connector: spec.name.clone(),
@@ -58,7 +58,7 @@ impl Core {
         }
         let uid = self.connectors.next_uid();
         let idx = self.connectors.live.vacant_key();
-        let mut live = Live::new(spec, url, uid);
+        let mut live = Live::new(spec, url, tls, uid);
         if let Some(t) = live.spec.publish_to() {
             let id = self.topics.intern(t, &mut self.metrics.topics);
             self.topics.add_publisher(id);
@@ -235,16 +235,17 @@ impl Core {
             let live = &mut self.connectors.live[idx];
             let Some(&addr) = live.addrs.get(live.next_addr) else { break };
             live.next_addr += 1;
-            let mut stream = match TcpStream::connect(addr) {
+            let stream = match TcpStream::connect(addr).and_then(|s| transport(live, s)) {
                 Ok(s) => s,
                 Err(e) => {
                     why = format!("connect to {addr}: {e}");
                     continue;
                 }
             };
+            let mut stream = stream;
             let key = self.conns.vacant_key();
             let interest = Interest::READABLE | Interest::WRITABLE;
-            if let Err(e) = self.registry().register(&mut stream, conn_token(key), interest) {
+            if let Err(e) = self.registry().register(stream.tcp(), conn_token(key), interest) {
                 why = format!("cannot register a connection to {addr}: {e}");
                 continue;
             }
@@ -267,7 +268,7 @@ impl Core {
             live.conn = Some((key, id));
             live.state = ConnectorState::Connecting;
             log::debug!("connector `{}`: connecting to {addr}", spec.name);
-            self.insert(Conn::client(Transport::Plain(stream), addr, id, now, client));
+            self.insert(Conn::client(stream, addr, id, now, client));
             return;
         }
         self.attempt_failed(idx, why, now);
@@ -444,14 +445,14 @@ impl Core {
     fn attempt_failed(&mut self, idx: usize, why: String, now: Instant) {
         let live = &mut self.connectors.live[idx];
         live.failed(&why);
-        let delay = live.next_delay();
         let attempt = live.attempts;
+        let delay = self.retry_later(idx, now);
+        let live = &self.connectors.live[idx];
         log::warn!(
             "connector `{}`: attempt {attempt} to {} failed: {why}; retrying in {delay:?}",
             live.spec.name,
             live.spec.url
         );
-        self.arm_connector(idx, now + delay);
         let retry_in_ms = delay.as_millis() as u64;
         self.publish_status(
             idx,
@@ -461,17 +462,24 @@ impl Core {
     }
 
     fn disconnected(&mut self, idx: usize, why: String, now: Instant) {
-        let live = &mut self.connectors.live[idx];
-        live.lost(&why, now);
-        let delay = live.next_delay();
+        self.connectors.live[idx].lost(&why, now);
+        let delay = self.retry_later(idx, now);
+        let live = &self.connectors.live[idx];
         log::warn!(
             "connector `{}`: disconnected from {}: {why}; reconnecting in {delay:?}",
             live.spec.name,
             live.spec.url
         );
-        self.arm_connector(idx, now + delay);
         let retry_in_ms = delay.as_millis() as u64;
         self.publish_status(idx, StatusEvent::Disconnected { reason: &why, retry_in_ms }, now);
+    }
+
+    /// After a failure has been counted: arm the next attempt after the backoff delay, and
+    /// return the delay.
+    fn retry_later(&mut self, idx: usize, now: Instant) -> Duration {
+        let delay = self.connectors.live[idx].next_delay();
+        self.arm_connector(idx, now + delay);
+        delay
     }
 
     /// Publish a connector's status event (a text message, like any other publish).
@@ -570,6 +578,13 @@ pub(super) fn flush_upstream(
         l.stats.messages_out += msgs;
         l.stats.bytes_out += bytes;
     }
+}
+
+/// The stream of a new connection: plain TCP, or a TLS client verifying the URL's host.
+fn transport(live: &Live, sock: TcpStream) -> io::Result<Transport> {
+    let Some(config) = &live.tls else { return Ok(Transport::Plain(sock)) };
+    let name = live.url.server_name().map_err(io::Error::other)?;
+    Transport::tls_client(sock, config.clone(), name)
 }
 
 /// One `write`: `Some(n)` written, `None` on `WouldBlock`.

@@ -5,8 +5,9 @@ usage: drive.py URL REPORT_DIR CASE [CASE ...]     (CASE: an id or a glob such a
 """
 
 import asyncio
-import json
 import sys
+
+from verdicts import publish
 
 
 async def main() -> None:
@@ -17,14 +18,7 @@ async def main() -> None:
         results = await run_fuzzingclient(url, cases, None, concurrency=2)
     except FailureError as failure:  # some case did not pass: the caller judges
         results = failure.results
-    try:
-        from kosoku._report import write_reports
-
-        write_reports(results, outdir)
-    except Exception as e:  # the report is for people; the verdicts below are what counts
-        print(f"report not written: {e}", file=sys.stderr)
-    for r in results:
-        print(json.dumps({"id": r.case_id, "behavior": r.behavior.value, "close": r.behavior_close.value}))
+    publish(results, outdir)
 
 
 asyncio.run(main())

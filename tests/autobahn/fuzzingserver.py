@@ -9,8 +9,9 @@ usage: fuzzingserver.py REPORT_DIR CASE [CASE ...]     (CASE: an id or a glob su
 """
 
 import asyncio
-import json
 import sys
+
+from verdicts import publish
 
 
 async def main() -> None:
@@ -23,14 +24,7 @@ async def main() -> None:
             results = await server.get_result()
         except FailureError as failure:  # some case did not pass: the caller judges
             results = failure.results
-    try:
-        from kosoku._report import write_reports
-
-        write_reports(results, outdir)
-    except Exception as e:  # the report is for people; the verdicts below are what counts
-        print(f"report not written: {e}", file=sys.stderr)
-    for r in results:
-        print(json.dumps({"id": r.case_id, "behavior": r.behavior.value, "close": r.behavior_close.value}), flush=True)
+    publish(results, outdir)
 
 
 asyncio.run(main())

@@ -9,7 +9,7 @@ standard output:
   {"ev": "close", "conn": 1, "code": 1000}
 
 usage: server.py [--port P] [--send MSG]... [--count N --prefix P] [--start K]
-                 [--expect-subscribe] [--subprotocol NAME] [--hello]
+                 [--expect-subscribe] [--subprotocol NAME] [--hello] [--cert PEM --key PEM]
 
   --send MSG          send MSG (text) to every new connection, in order; a MSG of the form
                       `bin:<hex>` is sent as binary
@@ -18,6 +18,7 @@ usage: server.py [--port P] [--send MSG]... [--count N --prefix P] [--start K]
                       {"subscribed": <it>} before sending anything else
   --hello             first send {"hello": {"path":…, "headers":{…}, "subprotocol":…}}
   --subprotocol NAME  accept this subprotocol if the client asks for it
+  --cert PEM --key PEM  serve wss:// (TLS) with this certificate chain and private key
 
 After sending, the connection stays open, receiving (and reporting) what the client sends,
 until the client closes it or the process is killed.
@@ -26,6 +27,8 @@ until the client closes it or the process is killed.
 import argparse
 import asyncio
 import json
+import logging
+import ssl
 import sys
 
 from websockets.asyncio.server import serve
@@ -47,7 +50,15 @@ async def main():
     p.add_argument("--expect-subscribe", action="store_true")
     p.add_argument("--hello", action="store_true")
     p.add_argument("--subprotocol", action="append", default=None)
+    p.add_argument("--cert")
+    p.add_argument("--key")
     args = p.parse_args()
+    # Failed handshakes are what some tests make on purpose; the events on stdout tell the rest.
+    logging.getLogger("websockets.server").setLevel(logging.CRITICAL)
+    tls = None
+    if args.cert:
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.load_cert_chain(args.cert, args.key)
 
     async def handler(ws):
         global counter
@@ -94,6 +105,7 @@ async def main():
                 subprotocols=args.subprotocol,
                 max_size=None,
                 compression=None,
+                ssl=tls,
             )
             break
         except OSError:

@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod attack;
+pub mod autobahn;
 pub mod tls;
 pub mod upstream;
 

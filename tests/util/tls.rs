@@ -25,8 +25,7 @@ impl Drop for TestCert {
     }
 }
 
-/// Make a self-signed certificate for `localhost` and `127.0.0.1`.
-pub fn make_cert() -> TestCert {
+fn fresh_dir() -> PathBuf {
     static N: AtomicUsize = AtomicUsize::new(0);
     let dir = std::env::temp_dir().join(format!(
         "sluice-tls-{}-{}",
@@ -34,6 +33,12 @@ pub fn make_cert() -> TestCert {
         N.fetch_add(1, Ordering::Relaxed)
     ));
     std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Make a self-signed certificate for `localhost` and `127.0.0.1`.
+pub fn make_cert() -> TestCert {
+    let dir = fresh_dir();
     let ck =
         rcgen::generate_simple_self_signed(vec!["localhost".to_string(), "127.0.0.1".to_string()])
             .expect("rcgen");
@@ -80,4 +85,61 @@ pub fn connect_wss(addr: SocketAddr, path: &str, config: &Arc<ClientConfig>) -> 
         .unwrap_or_else(|e| panic!("wss handshake {url}: {e}"));
     assert_eq!(resp.status(), 101);
     ws
+}
+
+/// A test CA and a server certificate it signed, as PEM files in a fresh directory (removed
+/// when dropped): what a `wss://` upstream serves (`cert`, `key`) and what a client trusts
+/// (`ca`).
+pub struct TestPki {
+    pub dir: PathBuf,
+    /// The CA's certificate (a `ca_file`).
+    pub ca: PathBuf,
+    /// The server's certificate, signed by the CA.
+    pub cert: PathBuf,
+    /// The server's private key.
+    pub key: PathBuf,
+}
+
+impl Drop for TestPki {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Make a CA and a server certificate for `names` (DNS names or IP addresses) signed by it;
+/// `expired`: the server certificate's validity ended in 2001.
+pub fn make_pki(names: &[&str], expired: bool) -> TestPki {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    let dir = fresh_dir();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    // A name of its own: a chain is matched to its issuer by name first.
+    let name = format!("sluice test CA {}", dir.display());
+    ca_params.distinguished_name.push(rcgen::DnType::CommonName, name);
+    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+    let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    let mut params = CertificateParams::new(names).unwrap();
+    if expired {
+        params.not_before = rcgen::date_time_ymd(2000, 1, 1);
+        params.not_after = rcgen::date_time_ymd(2001, 1, 1);
+    }
+    let key = KeyPair::generate().unwrap();
+    let cert = params.signed_by(&key, &ca).unwrap();
+    let pki = TestPki {
+        ca: dir.join("ca.pem"),
+        cert: dir.join("cert.pem"),
+        key: dir.join("key.pem"),
+        dir,
+    };
+    std::fs::write(&pki.ca, ca.pem()).unwrap();
+    std::fs::write(&pki.cert, cert.pem()).unwrap();
+    std::fs::write(&pki.key, key.serialize_pem()).unwrap();
+    pki
+}
+
+impl TestPki {
+    /// The arguments that make `tests/upstream/server.py` serve `wss://` with this certificate.
+    pub fn server_args(&self) -> [&str; 4] {
+        ["--cert", self.cert.to_str().unwrap(), "--key", self.key.to_str().unwrap()]
+    }
 }

@@ -13,17 +13,23 @@ use super::{next_data, Ws, IO_TIMEOUT};
 
 /// True if `python3` with `websockets` is there. Under `CI=true` its absence fails the test.
 pub fn python_ready() -> bool {
+    python_has("websockets")
+}
+
+/// True if `python3` can import `module`. Under `CI=true` its absence fails the test;
+/// otherwise the caller skips (tests/run.sh installs every module the tests use).
+pub fn python_has(module: &str) -> bool {
     let ok = Command::new("python3")
-        .args(["-c", "import websockets"])
+        .args(["-c", &format!("import {module}")])
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|s| s.success());
     if !ok {
         assert!(
             std::env::var("CI").as_deref() != Ok("true"),
-            "python3 with `websockets` is missing (tests/run.sh installs it)"
+            "python3 with `{module}` is missing (tests/run.sh installs it)"
         );
-        eprintln!("SKIPPED: python3 with `websockets` is missing; run tests/run.sh");
+        eprintln!("SKIPPED: python3 with `{module}` is missing; run tests/run.sh");
     }
     ok
 }
@@ -77,6 +83,11 @@ impl PyServer {
 
     pub fn url(&self, path: &str) -> String {
         format!("ws://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// The `wss://` URL of a server started with `--cert`/`--key`, with `host` as the name.
+    pub fn wss_url(&self, host: &str, path: &str) -> String {
+        format!("wss://{host}:{}{path}", self.port)
     }
 
     /// The next event (`{"ev": "open"|"msg"|"close", …}`).

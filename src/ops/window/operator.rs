@@ -228,6 +228,22 @@ impl<A: Agg> WindowOp<A> {
         }
     }
 
+    /// The accumulator of a window about to be opened for `r`: reserves its place in the budget
+    /// (`Full` if there is none) and adds `r` (`Failed`, place released, if the aggregate
+    /// refuses it).
+    pub(super) fn open_acc(&mut self, r: &Record, order: (i64, u64)) -> Result<A::Acc, Placed> {
+        if !self.budget.reserve(1) {
+            return Err(Placed::Full);
+        }
+        let mut acc = self.agg.create();
+        if let Err(e) = self.agg.add(&mut acc, r, order) {
+            self.budget.release(1);
+            return Err(Placed::Failed(e));
+        }
+        self.held += 1;
+        Ok(acc)
+    }
+
     pub(super) fn new_window(&mut self, start: i64, end: i64, acc: A::Acc) -> Win<A::Acc> {
         self.next_id += 1;
         Win { start, end, id: self.next_id, acc, timer: false, cleanup: false, count: 0 }

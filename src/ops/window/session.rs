@@ -43,15 +43,10 @@ impl<A: Agg> WindowOp<A> {
             if self.is_window_late(end) {
                 return Placed::Skipped;
             }
-            if !self.budget.reserve(1) {
-                return Placed::Full;
-            }
-            let mut acc = self.agg.create();
-            if let Err(e) = self.agg.add(&mut acc, r, order) {
-                self.budget.release(1);
-                return Placed::Failed(e);
-            }
-            self.held += 1;
+            let acc = match self.open_acc(r, order) {
+                Ok(acc) => acc,
+                Err(placed) => return placed,
+            };
             slot = self.slot(key);
             let w = self.new_window(start, end, acc);
             self.slab[slot].wins.insert(lo, w);
@@ -105,15 +100,10 @@ impl<A: Agg> WindowOp<A> {
                 s
             }
             _ => {
-                if !self.budget.reserve(1) {
-                    return Placed::Full;
-                }
-                let mut acc = self.agg.create();
-                if let Err(e) = self.agg.add(&mut acc, r, order) {
-                    self.budget.release(1);
-                    return Placed::Failed(e);
-                }
-                self.held += 1;
+                let acc = match self.open_acc(r, order) {
+                    Ok(acc) => acc,
+                    Err(placed) => return placed,
+                };
                 let s = self.slot(key);
                 let w = self.new_window(i64::MIN, i64::MAX, acc);
                 self.slab[s].wins.push(w);
