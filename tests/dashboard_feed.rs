@@ -83,3 +83,49 @@ fn the_hello_arrives_whole_and_the_ticks_obey_the_queue_bound() {
         assert!(reason.contains("slow consumer"), "{reason}");
     });
 }
+
+#[test]
+fn the_feed_describes_the_pipelines_of_the_dashboard_example() {
+    watchdog(120, || {
+        // examples/dashboard.toml, on a free port: two pipelines on two workers.
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/dashboard.toml");
+        let text = std::fs::read_to_string(path).unwrap();
+        let mut config =
+            sluice::Config::from_toml_str(&text, Some(std::path::Path::new(path))).unwrap();
+        config.listen = "127.0.0.1:0".parse().unwrap();
+        let relay = Relay::start_with(config);
+        let mut feed = connect(&relay.url("/_sluice/stats"));
+        let hello = json(&mut feed);
+        assert_eq!(hello["workers"], 2);
+        let queue = serde_json::json!({"queued": 0, "capacity": 1024});
+        assert_eq!(hello["queues"], serde_json::json!([queue, queue]));
+        assert_eq!(hello["result_queue"]["capacity"], 4096);
+        let pipelines: Vec<(&str, &Value, &str)> = hello["pipelines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| (p["name"].as_str().unwrap(), &p["from"], p["to"].as_str().unwrap()))
+            .collect();
+        assert_eq!(
+            pipelines,
+            [
+                ("ohlc-1s", &serde_json::json!(["prices.BTC-USD", "prices.ETH-USD"]), "candles.1s"),
+                ("big-trades", &serde_json::json!(["trades"]), "trades.big"),
+            ]
+        );
+        // A trade big enough passes the filter and is counted in the next ticks.
+        let mut big = connect(&relay.url("/sub/trades.big"));
+        let mut publisher = connect(&relay.url("/pub/trades"));
+        publisher.send(Message::text(r#"{"id":1,"qty":8,"side":"buy"}"#)).unwrap();
+        publisher.send(Message::text(r#"{"id":2,"qty":1,"side":"buy"}"#)).unwrap();
+        assert_eq!(next_data(&mut big), Message::text(r#"{"id":1,"qty":8,"side":"buy"}"#));
+        loop {
+            let tick = json(&mut feed);
+            let p = &tick["pipelines"][1];
+            if p["records_in"] == 2 {
+                assert_eq!((&p["records_out"], &p["filtered"]), (&1.into(), &1.into()));
+                break;
+            }
+        }
+    });
+}

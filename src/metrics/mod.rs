@@ -12,7 +12,8 @@
 //!   sets.
 //!
 //! Adding a subsystem's numbers: add fields (or a table) to `Stats`, fill them in the
-//! reactor's snapshot, and add their lines to [`render`].
+//! reactor's snapshot, and add their families to [`render`] (a subsystem beside the core, like
+//! the workers, pipelines and connectors, in `expose/subsystems.rs`).
 
 mod expose;
 mod history;
