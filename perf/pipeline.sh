@@ -5,6 +5,7 @@
 #   perf/pipeline.sh            10 s measured per cell, 2 s warm-up, 10k msg/s
 #   perf/pipeline.sh --quick    a check that the harness works (1 s per cell)
 #   perf/pipeline.sh --rate 50k --duration 3s
+#   perf/pipeline.sh --step '{ text = "upper" }'   # another step: the hop without jq's cost
 #   BENCH=path/to/sluice-bench perf/pipeline.sh    # use another build of the benchmark
 #
 # For each idle strategy (spin, spin-then-park, park) it starts one `sluice` with one pinned
@@ -18,12 +19,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
-DUR=10s; WARM=2s; RATE=10k; IDLE_S=3
+DUR=10s; WARM=2s; RATE=10k; IDLE_S=3; STEP='{ map = "{v: .sb}" }'
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) DUR=1s; WARM=300ms; IDLE_S=1 ;;
     --rate) RATE=$2; shift ;;
     --duration) DUR=$2; shift ;;
+    --step) STEP=$2; shift ;;
     -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "perf/pipeline.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
   esac
@@ -64,7 +66,7 @@ pin = true
 name = "map"
 from = "in"
 to = "out"
-steps = [{ map = "{v: .sb}" }]
+steps = [$STEP]
 TOML
   "$BIN/sluice" --config "$cfg" --log-level info > "$OUT/relay-$idle.log" 2>&1 &
   PID=$!
@@ -95,15 +97,15 @@ TOML
 done
 
 LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
-python3 - "$OUT" "$RATE" "$DUR" "$LOAD" <<'PY'
+python3 - "$OUT" "$RATE" "$DUR" "$LOAD" "$STEP" <<'PY'
 import json, sys, platform, os
-out, rate, dur, load = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+out, rate, dur, load, step = sys.argv[1:6]
 rows = [l.rstrip("\n").split("\t") for l in open(f"{out}/cells.tsv")]
 cells = {}
 for idle, path, js, busy, idle_cpu in rows:
     r = json.load(open(os.path.join(out, js)))
     cells[(idle, path)] = (r["latency"], r["counts"], busy, idle_cpu)
-lines = [f"# Pipeline hop: extra latency of a `map` pipeline over the direct path",
+lines = [f"# Pipeline hop: extra latency of a pipeline (`steps = [{step}]`) over the direct path",
          "", f"`perf/pipeline.sh` — {rate} msg/s, 64-byte JSON payloads, {dur} measured per cell, "
          "one publisher and one subscriber, one pinned worker; latency from the intended send time "
          "(coordinated omission corrected), µs. Relay CPU is % of one core (100 = a full core).",
