@@ -11,6 +11,7 @@
 # sluice-bench (BENCH=path, default target/release/sluice-bench).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. perf/lib.sh
 BASE=$1; NEW=$2; RATE=${3:-5k}; DUR=${4:-4s}
 BENCH=${BENCH:-target/release/sluice-bench}
 OUT=$(mktemp -d)
@@ -18,12 +19,7 @@ for v in base new; do
   bin=$BASE; [ $v = new ] && bin=$NEW
   valgrind --tool=callgrind --callgrind-out-file="$OUT/$v.cg" "$bin" --listen 127.0.0.1:0 > "$OUT/$v.log" 2>&1 &
   pid=$!
-  addr=""
-  for _ in $(seq 1 400); do
-    addr=$(grep -o 'listening on [0-9.:]*' "$OUT/$v.log" | awk '{print $3}') || true
-    [ -n "$addr" ] && break
-    sleep 0.05
-  done
+  addr=$(listen_addr "$OUT/$v.log" "$pid" 400) || exit 1
   "$BENCH" pubsub --pub "ws://$addr/pub/t" --sub "ws://$addr/sub/t" --rate "$RATE" \
     --duration "$DUR" --warmup 0s --json "$OUT/$v.json" --quiet > /dev/null
   kill -INT "$pid"; wait "$pid" 2>/dev/null || true

@@ -17,6 +17,7 @@
 # README.md with the table, p50/p99/p99.9/max and the added latency pipeline − direct).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. perf/lib.sh
 ROOT=$PWD
 
 DUR=10s; WARM=2s; RATE=10k; IDLE_S=3; STEP='{ map = "{v: .sb}" }'
@@ -70,13 +71,7 @@ steps = [$STEP]
 TOML
   "$BIN/sluice" --config "$cfg" --log-level info > "$OUT/relay-$idle.log" 2>&1 &
   PID=$!
-  addr=""
-  for _ in $(seq 1 200); do
-    addr=$(grep -o 'listening on [0-9.:]*' "$OUT/relay-$idle.log" | head -1 | awk '{print $3}') || true
-    [ -n "$addr" ] && break
-    sleep 0.05
-  done
-  [ -n "$addr" ] || { echo "sluice did not start:"; cat "$OUT/relay-$idle.log"; exit 1; }
+  addr=$(listen_addr "$OUT/relay-$idle.log" "$PID") || exit 1
   # The pool starts at the first loop iteration; give it a moment, then measure idle CPU.
   sleep 0.5
   t0=$(ticks "$PID"); sleep "$IDLE_S"; t1=$(ticks "$PID")

@@ -21,6 +21,7 @@
 # Baselines have no pipelines, so such a row has Sluice only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. perf/lib.sh
 ROOT=$PWD
 
 MODE=full
@@ -71,14 +72,8 @@ start() {
   "$@" >"$OUT/$name.log" 2>&1 &
   local pid=$!
   PIDS+=("$pid")
-  local addr=""
-  for _ in $(seq 1 200); do
-    addr=$(grep -o 'listening on [0-9.:]*' "$OUT/$name.log" | head -1 | awk '{print $3}') || true
-    [ -n "$addr" ] && break
-    kill -0 "$pid" 2>/dev/null || { echo "$name failed to start:"; cat "$OUT/$name.log"; exit 1; }
-    sleep 0.05
-  done
-  [ -n "$addr" ] || { echo "$name did not report its address"; exit 1; }
+  local addr
+  addr=$(listen_addr "$OUT/$name.log" "$pid") || { echo "$name failed to start" >&2; exit 1; }
   printf -v "ADDR_$name" '%s' "$addr"
   printf -v "PID_$name" '%s' "$pid"
   echo "   $name on $addr (pid $pid)"

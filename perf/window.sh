@@ -24,6 +24,7 @@
 # machine's load is recorded: on a shared machine, tails measure the neighbours.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. perf/lib.sh
 ROOT=$PWD
 
 EVENTS=5000000; RUNS=3; SECS=10; RATE=10000
@@ -54,13 +55,7 @@ trap cleanup EXIT
 start_relay() {
   "$SLUICE" --config "$CONFIG" --log-level info > "$OUT/relay.log" 2>&1 &
   PID=$!
-  ADDR=""
-  for _ in $(seq 1 200); do
-    ADDR=$(grep -o 'listening on [0-9.:]*' "$OUT/relay.log" | head -1 | awk '{print $3}') || true
-    [ -n "$ADDR" ] && break
-    sleep 0.05
-  done
-  [ -n "$ADDR" ] || { echo "sluice did not start:"; cat "$OUT/relay.log"; exit 1; }
+  ADDR=$(listen_addr "$OUT/relay.log" "$PID") || exit 1
 }
 stop_relay() { kill "$PID"; wait "$PID" 2>/dev/null || true; PID=""; }
 
