@@ -34,7 +34,19 @@ fn violations_get_their_close_codes() {
                 1009,
             ),
             (
-                "declared 2^63 bytes",
+                "declared 2^63 - 1 bytes",
+                "/echo",
+                vec![{
+                    let mut h = vec![0x82, 0xff];
+                    h.extend_from_slice(&((1u64 << 63) - 1).to_be_bytes());
+                    h.extend_from_slice(&[1, 2, 3, 4]);
+                    h
+                }],
+                1009,
+            ),
+            (
+                // RFC 6455 §5.2: the most significant bit of a 64-bit length must be 0.
+                "64-bit length with the top bit set",
                 "/echo",
                 vec![{
                     let mut h = vec![0x82, 0xff];
@@ -42,7 +54,7 @@ fn violations_get_their_close_codes() {
                     h.extend_from_slice(&[1, 2, 3, 4]);
                     h
                 }],
-                1009,
+                1002,
             ),
             ("invalid UTF-8", "/pub/x", vec![f(true, 1, &[0xce, 0xba, 0xff], true)], 1007),
             (
@@ -76,7 +88,7 @@ fn violations_get_their_close_codes() {
             calm_pub.send(Message::text(format!("still here {i}"))).unwrap();
             assert_eq!(next_data(&mut bystander), Message::text(format!("still here {i}")));
         }
-        relay.wait_stats("protocol closes", |s| s.protocol_closes == 13);
+        relay.wait_stats("protocol closes", |s| s.protocol_closes == 14);
     });
 }
 

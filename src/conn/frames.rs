@@ -185,6 +185,13 @@ impl FrameReader {
             Ok(None) => return Ok(None),
             Err(e) => return Err(CloseReason::new(CLOSE_PROTOCOL, e.to_string())),
         };
+        if len >> 63 != 0 {
+            // RFC 6455 §5.2: the most significant bit of a 64-bit length must be 0.
+            return Err(CloseReason::new(
+                CLOSE_PROTOCOL,
+                "64-bit payload length with the most significant bit set",
+            ));
+        }
         if header.rsv1 || header.rsv2 || header.rsv3 {
             return Err(CloseReason::new(
                 CLOSE_PROTOCOL,
@@ -549,11 +556,14 @@ mod tests {
 
     #[test]
     fn size_limits_are_decided_from_the_header() {
-        // A frame header declaring 2^63 bytes, with no payload at all.
+        // A frame header declaring 2^63 - 1 bytes, with no payload at all.
         let mut f = vec![0x82, 0xff];
-        f.extend_from_slice(&(1u64 << 63).to_be_bytes());
+        f.extend_from_slice(&((1u64 << 63) - 1).to_be_bytes());
         f.extend_from_slice(&[1, 2, 3, 4]);
         assert_eq!(run(&f).0.unwrap_err().code, CLOSE_TOO_BIG);
+        // With the most significant bit set, the length itself is a protocol error.
+        f[2] |= 0x80;
+        assert_eq!(run(&f).0.unwrap_err().code, CLOSE_PROTOCOL);
         // Frames within max_frame whose sum exceeds max_message.
         let mut f = client_frame(2, false, &[0; 900]);
         f.extend(client_frame(0, false, &[0; 900]));
