@@ -5,7 +5,7 @@ use std::io;
 use std::net::SocketAddr;
 
 pub use crate::config::ConfigError;
-pub use crate::reactor::handle::HandleError;
+pub use crate::handle::HandleError;
 pub use crate::topic::TopicError;
 
 /// An error starting or running a [`crate::Reactor`].

@@ -45,12 +45,15 @@ pub mod error;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
+mod handle;
 pub mod logging;
 pub mod metrics;
 pub mod ops;
 mod reactor;
+mod route;
 mod tls;
 mod topic;
+mod wake;
 pub mod worker;
 
 pub use clock::Clock;
@@ -62,15 +65,12 @@ pub use connector::{
 pub use dashboard::FEED_PATH;
 pub use endpoint::{Endpoint, HttpHandler};
 pub use error::{ConfigError, Error, HandleError, TopicError};
+pub use handle::{Handle, Message};
+pub use metrics::{PipelineStats, QueueStats, Stats};
 pub use ops::{
-    Aggregate, Aggregates, Emitter, EventTime, Operator, Pipeline, PipelineError, Record, Sources,
-    TextOp, TimeMode, Window,
+    Aggregate, Aggregates, Emitter, EventTime, Operator, Pipeline, PipelineCounters, PipelineError,
+    Record, Sources, TextOp, TimeMode, Window,
 };
-pub use reactor::handle::{Handle, Message};
-pub use reactor::stats::{PipelineStats, QueueStats, Stats};
-pub use reactor::{
-    Reactor, Status, ACCEPT_BUDGET, ACCEPT_PAUSE, COMMAND_BUDGET, LISTEN_BACKLOG, READS_PER_WAKE,
-    RESULT_BUDGET, SCRATCH_LEN,
-};
+pub use reactor::{Reactor, Status};
 pub use topic::{validate_topic, MAX_TOPIC_LEN};
 pub use worker::IdleStrategy;

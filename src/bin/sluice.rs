@@ -255,7 +255,7 @@ fn replay(
             .map_err(|e| format!("cannot create {}: {e}", path.display())),
         None => Ok(default),
     };
-    let run = || -> Result<sluice::ops::replay::ReplaySummary, String> {
+    let run = || -> Result<sluice::PipelineCounters, String> {
         let input: Box<dyn std::io::BufRead> = if input.as_os_str() == "-" {
             Box::new(std::io::stdin().lock())
         } else {
@@ -279,12 +279,13 @@ fn replay(
         Ok(s) => {
             eprintln!(
                 "replay `{name}` on {workers} instance(s): {} in, {} out, {} filtered, \
-                 {} invalid JSON, {} expression errors, {} operator errors",
+                 {} invalid JSON, {} expression errors, {} key errors, {} operator errors",
                 s.messages_in,
-                s.messages_out,
+                s.records_out,
                 s.filtered,
                 s.invalid_json,
                 s.expr_errors,
+                s.key_errors,
                 s.operator_errors
             );
             if p.window.is_some() || p.time.is_some() {

@@ -23,8 +23,6 @@ pub(crate) struct Client {
     pub(crate) publish_to: Option<TopicId>,
     /// Publisher id for pipelines' per-publisher order, stable across reconnects.
     pub(crate) publisher: u64,
-    /// The `Sec-WebSocket-Accept` the response must carry.
-    pub(crate) accept: String,
     pub(crate) subprotocol: Option<Box<str>>,
     pub(crate) connect_timeout: Duration,
     pub(crate) ping_interval: Duration,
@@ -98,7 +96,6 @@ mod tests {
             uid: 1,
             publish_to: None,
             publisher: 0,
-            accept: String::new(),
             subprotocol: None,
             connect_timeout: Duration::from_secs(1),
             ping_interval: Duration::from_secs(ping),

@@ -3,8 +3,25 @@
 //! Each entry is a shared, already-encoded buffer (`Arc<[u8]>`): a batch of frames fanned out to
 //! many subscribers is one allocation referenced by every queue, never copied per subscriber.
 //! Writing gathers up to [`MAX_IOVECS`] entries into one `writev`; a partial write leaves an
-//! offset into the head entry and is resumed on the next writable event. The byte count of what
-//! is still unsent is what the slow-consumer bound is checked against.
+//! offset into the head entry and is resumed on the next writable event.
+//!
+//! The queue owns its bound (`limits.max_queued_bytes`, given at creation). There are three ways
+//! in, and only one of them may pass the bound:
+//!
+//! - [`OutQueue::push`]: data (messages, echoes). Refused with [`Full`] when the unsent bytes
+//!   plus this buffer would exceed the bound; the caller applies its slow-consumer policy.
+//! - [`OutQueue::push_answer`]: a plain-HTTP answer, refused like data, except that an empty
+//!   queue always takes one (an answer larger than the bound is sent alone); a refused answer
+//!   means backpressure: the connection's next requests wait until the queue drains.
+//! - [`OutQueue::push_control`]: pings and pongs, which may use [`CONTROL_RESERVE`] bytes past
+//!   the bound, so a busy subscriber still answers pings; past the reserve, [`Full`].
+//! - [`OutQueue::push_essential`]: the few buffers a connection must send whatever its queue
+//!   holds, each at most once per connection and small: the `101` (and what precedes it), a
+//!   final HTTP error response, its close frame. They are never discarded by
+//!   [`OutQueue::discard_unstarted`] (the `101`), or come last (a close).
+//!
+//! So a connection's queue never holds more than `bound + CONTROL_RESERVE` + one answer + its
+//! essential buffers.
 //!
 //! An entry may carry a [`Stamp`]: when the batch of messages in it was read. When its last
 //! byte is written, `flush_to` hands the stamp to its caller, which records the delivery
@@ -16,6 +33,12 @@ use std::sync::Arc;
 
 /// Buffers gathered into one `writev` call.
 pub(crate) const MAX_IOVECS: usize = 64;
+/// Bytes of control frames (pings, pongs) a queue takes past its bound.
+pub(crate) const CONTROL_RESERVE: usize = 4096;
+
+/// The queue is over its bound: the buffer was not queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Full;
 
 /// When a queued batch of messages was read (nanoseconds on the reactor's metrics clock), and
 /// how many messages it holds. Kept to 16 bytes: it rides in every queue entry.
@@ -47,17 +70,65 @@ pub(crate) enum Flushed {
     WouldBlock,
 }
 
-/// A FIFO of shared encoded buffers with the count of unsent bytes.
-#[derive(Debug, Default)]
+/// A FIFO of shared encoded buffers with the count of unsent bytes, and its bound.
+#[derive(Debug)]
 pub(crate) struct OutQueue {
     chunks: VecDeque<Chunk>,
     queued: usize,
     /// Leading buffers that must go out even when the rest is discarded: the HTTP responses up
     /// to and including the `101`, without which the client cannot read what follows.
     essential: usize,
+    bound: usize,
 }
 
 impl OutQueue {
+    /// An empty queue that takes data up to `bound` unsent bytes.
+    pub(crate) fn new(bound: usize) -> OutQueue {
+        OutQueue { chunks: VecDeque::new(), queued: 0, essential: 0, bound }
+    }
+
+    /// Unsent bytes are at or over the bound: [`OutQueue::push`] of anything refuses.
+    pub(crate) fn is_full(&self) -> bool {
+        self.queued >= self.bound
+    }
+
+    /// Queue a data buffer within the bound.
+    pub(crate) fn push(&mut self, data: Arc<[u8]>, stamp: Stamp) -> Result<(), Full> {
+        if self.queued + data.len() > self.bound {
+            return Err(Full);
+        }
+        self.append(data, stamp);
+        Ok(())
+    }
+
+    /// Queue a plain-HTTP answer within the bound, or alone in an empty queue.
+    pub(crate) fn push_answer(&mut self, data: Arc<[u8]>) -> Result<(), Full> {
+        if self.queued + data.len() > self.bound && !self.chunks.is_empty() {
+            return Err(Full);
+        }
+        self.append(data, Stamp::NONE);
+        Ok(())
+    }
+
+    /// Queue a control frame (ping, pong) within the bound plus [`CONTROL_RESERVE`].
+    pub(crate) fn push_control(&mut self, data: Arc<[u8]>) -> Result<(), Full> {
+        if self.queued + data.len() > self.bound + CONTROL_RESERVE {
+            return Err(Full);
+        }
+        self.append(data, Stamp::NONE);
+        Ok(())
+    }
+
+    /// Queue a buffer that must be sent whatever the queue holds: the `101`, a final HTTP
+    /// response, a close frame (see the module docs). A `101` is also kept by
+    /// [`OutQueue::discard_unstarted`], with everything queued before it.
+    pub(crate) fn push_essential(&mut self, data: Arc<[u8]>, keep: bool) {
+        self.append(data, Stamp::NONE);
+        if keep {
+            self.essential = self.chunks.len();
+        }
+    }
+
     /// Unsent bytes.
     pub(crate) fn queued(&self) -> usize {
         self.queued
@@ -67,20 +138,7 @@ impl OutQueue {
         self.chunks.is_empty()
     }
 
-    /// Queue a buffer. The caller has checked the bound.
-    pub(crate) fn push(&mut self, data: Arc<[u8]>) {
-        self.push_stamped(data, Stamp::NONE);
-    }
-
-    /// Queue a buffer that [`OutQueue::discard_unstarted`] never drops, nor anything queued
-    /// before it (the `101 Switching Protocols`).
-    pub(crate) fn push_essential(&mut self, data: Arc<[u8]>) {
-        self.push(data);
-        self.essential = self.chunks.len();
-    }
-
-    /// Queue a buffer whose completion is reported to `flush_to`'s caller with `stamp`.
-    pub(crate) fn push_stamped(&mut self, data: Arc<[u8]>, stamp: Stamp) {
+    fn append(&mut self, data: Arc<[u8]>, stamp: Stamp) {
         if data.is_empty() {
             return;
         }
@@ -202,12 +260,12 @@ mod tests {
 
     #[test]
     fn partial_writes_resume_without_losing_bytes() {
-        let mut q = OutQueue::default();
+        let mut q = OutQueue::new(1 << 20);
         let a: Arc<[u8]> = Arc::from(&b"hello "[..]);
         let b: Arc<[u8]> = Arc::from(&b"world"[..]);
-        q.push(a.clone());
-        q.push(b);
-        q.push(a);
+        q.push(a.clone(), Stamp::NONE).unwrap();
+        q.push(b, Stamp::NONE).unwrap();
+        q.push(a, Stamp::NONE).unwrap();
         assert_eq!(q.queued(), 17);
         let mut w = Trickle { got: Vec::new(), limit: 4, budget: 7, calls: 0 };
         assert_eq!(q.flush_to(&mut w, |_| {}).unwrap(), Flushed::WouldBlock);
@@ -221,10 +279,10 @@ mod tests {
 
     #[test]
     fn many_buffers_go_out_in_few_calls() {
-        let mut q = OutQueue::default();
+        let mut q = OutQueue::new(1 << 20);
         let frame: Arc<[u8]> = Arc::from(&[1u8; 10][..]);
         for _ in 0..128 {
-            q.push(frame.clone());
+            q.push(frame.clone(), Stamp::NONE).unwrap();
         }
         let mut w = Trickle { got: Vec::new(), limit: usize::MAX, budget: usize::MAX, calls: 0 };
         q.flush_to(&mut w, |_| {}).unwrap();
@@ -234,10 +292,10 @@ mod tests {
 
     #[test]
     fn stamps_are_reported_once_the_last_byte_is_written() {
-        let mut q = OutQueue::default();
-        q.push_stamped(Arc::from(&b"abcd"[..]), Stamp { at_ns: 7, messages: 2 });
-        q.push(Arc::from(&b"ef"[..]));
-        q.push_stamped(Arc::from(&b"gh"[..]), Stamp { at_ns: 9, messages: 1 });
+        let mut q = OutQueue::new(1 << 20);
+        q.push(Arc::from(&b"abcd"[..]), Stamp { at_ns: 7, messages: 2 }).unwrap();
+        q.push(Arc::from(&b"ef"[..]), Stamp::NONE).unwrap();
+        q.push(Arc::from(&b"gh"[..]), Stamp { at_ns: 9, messages: 1 }).unwrap();
         let mut seen = Vec::new();
         let mut w = Trickle { got: Vec::new(), limit: 3, budget: 3, calls: 0 };
         q.flush_to(&mut w, |s| seen.push(s.messages)).unwrap();
@@ -249,10 +307,10 @@ mod tests {
 
     #[test]
     fn discard_keeps_essential_buffers() {
-        let mut q = OutQueue::default();
-        q.push(Arc::from(&b"HTTP/1.1 200"[..]));
-        q.push_essential(Arc::from(&b"HTTP/1.1 101"[..]));
-        q.push(Arc::from(&b"frame"[..]));
+        let mut q = OutQueue::new(1 << 20);
+        q.push(Arc::from(&b"HTTP/1.1 200"[..]), Stamp::NONE).unwrap();
+        q.push_essential(Arc::from(&b"HTTP/1.1 101"[..]), true);
+        q.push(Arc::from(&b"frame"[..]), Stamp::NONE).unwrap();
         assert_eq!(q.discard_unstarted(), 5);
         assert_eq!(q.queued(), 24);
         let mut w = Trickle { got: Vec::new(), limit: usize::MAX, budget: 12, calls: 0 };
@@ -262,22 +320,44 @@ mod tests {
         assert_eq!(q.queued(), 12);
         w.budget = usize::MAX;
         q.flush_to(&mut w, |_| {}).unwrap();
-        q.push(Arc::from(&b"later"[..]));
+        q.push(Arc::from(&b"later"[..]), Stamp::NONE).unwrap();
         assert_eq!(q.discard_unstarted(), 5, "nothing is essential once sent");
     }
 
     #[test]
     fn discard_keeps_a_started_buffer() {
-        let mut q = OutQueue::default();
-        q.push(Arc::from(&b"abcdef"[..]));
-        q.push(Arc::from(&b"ghi"[..]));
+        let mut q = OutQueue::new(1 << 20);
+        q.push(Arc::from(&b"abcdef"[..]), Stamp::NONE).unwrap();
+        q.push(Arc::from(&b"ghi"[..]), Stamp::NONE).unwrap();
         let mut w = Trickle { got: Vec::new(), limit: 2, budget: 2, calls: 0 };
         q.flush_to(&mut w, |_| {}).unwrap();
         assert_eq!(q.discard_unstarted(), 3);
         assert_eq!(q.queued(), 4);
-        let mut q2 = OutQueue::default();
-        q2.push(Arc::from(&b"abc"[..]));
+        let mut q2 = OutQueue::new(1 << 20);
+        q2.push(Arc::from(&b"abc"[..]), Stamp::NONE).unwrap();
         assert_eq!(q2.discard_unstarted(), 3);
         assert!(q2.is_empty());
+    }
+
+    #[test]
+    fn the_queue_owns_its_bound() {
+        let mut q = OutQueue::new(10);
+        let six: Arc<[u8]> = Arc::from(&[0u8; 6][..]);
+        // Data over the bound is refused even alone; an answer is taken alone.
+        assert_eq!(q.push(Arc::from(&[0u8; 50][..]), Stamp::NONE), Err(Full));
+        q.push_answer(Arc::from(&[0u8; 50][..])).unwrap();
+        assert_eq!(q.push_answer(six.clone()), Err(Full));
+        assert!(q.is_full());
+        let mut q = OutQueue::new(10);
+        q.push(six.clone(), Stamp::NONE).unwrap();
+        assert_eq!(q.push(six.clone(), Stamp::NONE), Err(Full), "6 + 6 > 10");
+        // Control frames get a reserve past the bound, and no more.
+        let pong: Arc<[u8]> = Arc::from(&[0u8; 2000][..]);
+        q.push_control(pong.clone()).unwrap();
+        q.push_control(pong.clone()).unwrap();
+        assert_eq!(q.push_control(pong), Err(Full));
+        // Essential buffers always go in.
+        q.push_essential(six, false);
+        assert_eq!(q.queued(), 6 + 4000 + 6);
     }
 }

@@ -25,7 +25,10 @@ use std::sync::Arc;
 
 use mio::net::TcpStream;
 use rustls::pki_types::ServerName;
-use rustls::{ClientConfig, ClientConnection, Connection, ServerConfig, ServerConnection};
+use rustls::{
+    CertificateError, ClientConfig, ClientConnection, Connection, Error as TlsError,
+    InvalidMessage, ServerConfig, ServerConnection,
+};
 
 /// Bound on plaintext rustls encrypts ahead of the socket (per TLS connection).
 pub(crate) const TLS_BUFFER: usize = 64 * 1024;
@@ -244,4 +247,25 @@ impl Write for Transport {
             Transport::Tls(t) => t.flush_records(),
         }
     }
+}
+/// Why a TLS handshake failed, in words that point at the fix: rustls' own text, plus a hint
+/// for the usual causes.
+pub(crate) fn handshake_failure(e: &io::Error) -> String {
+    let Some(tls) = e.get_ref().and_then(|inner| inner.downcast_ref::<TlsError>()) else {
+        return e.to_string();
+    };
+    let hint = match tls {
+        TlsError::InvalidCertificate(CertificateError::UnknownIssuer) => {
+            " (the certificate is not signed by a CA in `ca_file`, or in the platform's roots \
+             when there is no `ca_file`)"
+        }
+        TlsError::InvalidCertificate(
+            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+        ) => " (the URL's host must be one of the certificate's names)",
+        TlsError::InvalidMessage(
+            InvalidMessage::InvalidContentType | InvalidMessage::UnknownProtocolVersion,
+        ) => " (the upstream does not speak TLS on this port: is it a ws:// endpoint?)",
+        _ => "",
+    };
+    format!("{tls}{hint}")
 }

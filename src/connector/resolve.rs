@@ -2,7 +2,9 @@
 //!
 //! `getaddrinfo` blocks, sometimes for seconds, and the reactor must not. Connectors whose URL
 //! names a host (not an IP address) send a request to one resolver thread, started the first
-//! time one is needed; it answers through the reactor's command channel, which wakes the loop.
+//! time one is needed; it hands each answer to a callback the reactor gives it (which queues the
+//! answer on the reactor's command channel and wakes the loop). The request queue holds at most
+//! [`QUEUE`] names; a full queue fails the attempt, which retries after its backoff.
 //! A request is tagged with the connector's attempt, so a late answer to an abandoned attempt is
 //! ignored; the connector's `connect_timeout` bounds the wait. Requests are served one at a time,
 //! so a slow name delays the others (they are few: one per connector attempt). The thread ends
@@ -12,10 +14,8 @@ use std::net::{SocketAddr, ToSocketAddrs};
 
 use crossbeam_channel::{Sender, TrySendError};
 
-use crate::reactor::handle::{Command, Handle};
-
 /// Requests waiting for the resolver thread.
-const QUEUE: usize = 1024;
+pub(crate) const QUEUE: usize = 1024;
 
 /// A name to resolve for a connector's attempt.
 #[derive(Debug)]
@@ -43,8 +43,11 @@ pub(crate) struct Resolver {
 }
 
 impl Resolver {
-    /// Start the resolver thread; answers go to `handle`'s reactor.
-    pub(crate) fn start(handle: Handle) -> std::io::Result<Resolver> {
+    /// Start the resolver thread; each answer goes to `answer`, which returns false once nobody
+    /// listens any more (the thread then ends).
+    pub(crate) fn start(
+        answer: impl Fn(Resolved) -> bool + Send + 'static,
+    ) -> std::io::Result<Resolver> {
         let (tx, rx) = crossbeam_channel::bounded::<Request>(QUEUE);
         std::thread::Builder::new().name("sluice-resolve".into()).spawn(move || {
             for req in rx {
@@ -59,13 +62,13 @@ impl Resolver {
                             Ok(addrs)
                         }
                     });
-                let answer = Resolved {
+                let reply = Resolved {
                     connector: req.connector,
                     uid: req.uid,
                     generation: req.generation,
                     result,
                 };
-                if handle.send(Command::Resolved(answer)) == Err(crate::HandleError::Stopped) {
+                if !answer(reply) {
                     return;
                 }
             }

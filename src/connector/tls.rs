@@ -17,13 +17,12 @@
 //!   `http/1.1` only, so an upstream that also speaks HTTP/2 keeps to the WebSocket upgrade.
 //!   Session resumption uses rustls' in-memory cache, so a reconnect is cheaper.
 
-use std::io;
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
-use rustls::{CertificateError, ClientConfig, Error as TlsError, InvalidMessage, RootCertStore};
+use rustls::{ClientConfig, RootCertStore};
 
 /// The client configuration for a connector: trusting the certificates of `ca_file`, or the
 /// platform's roots. The error says what is wrong with the file or the platform store.
@@ -91,31 +90,12 @@ fn platform_roots() -> Result<RootCertStore, String> {
     Ok(roots)
 }
 
-/// Why a TLS handshake failed, in words that point at the fix: rustls' own text, plus a hint
-/// for the usual causes.
-pub(crate) fn handshake_failure(e: &io::Error) -> String {
-    let Some(tls) = e.get_ref().and_then(|inner| inner.downcast_ref::<TlsError>()) else {
-        return e.to_string();
-    };
-    let hint = match tls {
-        TlsError::InvalidCertificate(CertificateError::UnknownIssuer) => {
-            " (the certificate is not signed by a CA in `ca_file`, or in the platform's roots \
-             when there is no `ca_file`)"
-        }
-        TlsError::InvalidCertificate(
-            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
-        ) => " (the URL's host must be one of the certificate's names)",
-        TlsError::InvalidMessage(
-            InvalidMessage::InvalidContentType | InvalidMessage::UnknownProtocolVersion,
-        ) => " (the upstream does not speak TLS on this port: is it a ws:// endpoint?)",
-        _ => "",
-    };
-    format!("{tls}{hint}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::conn::transport::handshake_failure;
+    use rustls::{CertificateError, Error as TlsError, InvalidMessage};
+    use std::io;
 
     #[test]
     fn ca_file_errors_say_what_is_wrong() {

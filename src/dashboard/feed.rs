@@ -12,7 +12,7 @@ use std::fmt::Write;
 
 use crate::logging::json_escape;
 use crate::metrics::{Drops, Latency, Sample};
-use crate::reactor::stats::{QueueStats, Stats};
+use crate::metrics::{QueueStats, Stats};
 
 /// Render one feed message.
 pub(crate) fn render<'a>(
@@ -111,22 +111,8 @@ pub(crate) fn render<'a>(
             let _ = write!(w, "{}\"{}\"", if j > 0 { "," } else { "" }, json_escape(from));
         }
         w.push_str("],");
-        fields(
-            &mut w,
-            [
-                ("messages_in", p.messages_in),
-                ("records_in", p.records_in),
-                ("records_out", p.records_out),
-                ("filtered", p.filtered),
-                ("dropped_full", p.dropped_full),
-                ("errors", p.errors()),
-                ("windows_fired", p.windows_fired),
-                ("updates", p.updates),
-                ("late_out", p.late_out),
-                ("late_dropped", p.late_dropped),
-                ("windows_full", p.windows_full),
-            ],
-        );
+        let counters = p.counters.iter().map(|(f, n)| (f.name, n));
+        fields(&mut w, counters.chain([("errors", p.errors())]));
         w.push('}');
     }
     w.push_str("],\"history\":[");
@@ -208,10 +194,12 @@ mod tests {
                 name: "win \"1\"".into(),
                 from: vec!["a".into(), "b".into()],
                 to: "c".into(),
-                windows_fired: 7,
-                updates: 2,
-                late_dropped: 1,
-                ..Default::default()
+                counters: crate::PipelineCounters {
+                    windows_fired: 7,
+                    updates: 2,
+                    late_dropped: 1,
+                    ..Default::default()
+                },
             }],
             ..Stats::default()
         };

@@ -4,7 +4,7 @@
 //!
 //! - The reactor thread is the only writer. Counters are plain integers in the reactor's
 //!   `Registry` and in its `Stats`; nothing here is atomic, locked or allocated per message.
-//! - Everything Sluice reports goes through one snapshot type, [`crate::Stats`]: `/metrics`
+//! - Everything Sluice reports goes through one snapshot type, [`Stats`]: `/metrics`
 //!   renders it with [`render`], the dashboard feed serialises it, embedders read it from
 //!   [`crate::Handle::stats`]. The numbers agree because they are the same numbers.
 //! - Label cardinality is bounded: at most `metrics.max_topic_series` topic label values, then
@@ -18,6 +18,7 @@
 mod expose;
 mod history;
 mod latency;
+mod stats;
 mod topics;
 
 use std::collections::BTreeMap;
@@ -28,6 +29,7 @@ pub use history::{Sample, HISTORY_LEN};
 pub use latency::{IntervalLatency, Latency, Recorder, BUCKETS_NS, MAX_TRACKED};
 
 pub(crate) use latency::Completions;
+pub use stats::{PipelineStats, QueueStats, Stats};
 pub use topics::{Drops, TopicStats, OTHER_TOPICS};
 
 pub(crate) use history::History;
@@ -44,7 +46,6 @@ pub(crate) struct Registry {
     pub(crate) now_ns: u64,
     /// `metrics.latency_histograms`: stamp batches and record the latency histograms.
     pub(crate) latency: bool,
-    pub(crate) topics: TopicTable,
     pub(crate) delivery: Recorder,
     /// Batches written completely during the current loop iteration, not yet recorded.
     pub(crate) completions: Completions,
@@ -57,12 +58,11 @@ pub(crate) struct Registry {
 }
 
 impl Registry {
-    pub(crate) fn new(max_topic_series: usize, latency: bool, now: Instant) -> Registry {
+    pub(crate) fn new(latency: bool, now: Instant) -> Registry {
         Registry {
             started: now,
             now_ns: 0,
             latency,
-            topics: TopicTable::new(max_topic_series),
             delivery: Recorder::new(),
             completions: Completions::default(),
             loop_time: Recorder::cumulative(),
@@ -70,6 +70,12 @@ impl Registry {
             history: History::default(),
             last_totals: (0, 0),
         }
+    }
+
+    /// The stamp of batches read in this loop iteration, if latency is measured.
+    #[inline]
+    pub(crate) fn stamp(&self) -> Option<u64> {
+        self.latency.then_some(self.now_ns)
     }
 
     /// Start of a loop iteration at `now`: every batch read in it is stamped with this.

@@ -13,7 +13,7 @@ use jaq_json::Val;
 use super::expr::{self, Compiled, EvalError};
 use super::record::{Pool, Record};
 use super::window::{Budget, Cx, DynWindow};
-use super::{DynOperator, Emitter, Pipeline, StepSpec, TextOp};
+use super::{DynOperator, Emitter, Pipeline, PipelineCounters, StepSpec, TextOp};
 
 enum Stage {
     Jq(Jq, Compiled),
@@ -33,27 +33,6 @@ enum Jq {
     FlatMap,
 }
 
-/// Counters of one pipeline on one worker since the last [`Chain::take_counts`].
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Counts {
-    pub(crate) records_in: u64,
-    pub(crate) records_out: u64,
-    pub(crate) filtered: u64,
-    pub(crate) invalid_json: u64,
-    pub(crate) expr_errors: u64,
-    pub(crate) operator_errors: u64,
-    /// Window results emitted (updates included).
-    pub(crate) windows_fired: u64,
-    /// Of those, late re-firings (`"update": true`).
-    pub(crate) updates: u64,
-    /// Late events sent to the late topic.
-    pub(crate) late_out: u64,
-    /// Late events dropped (no late topic).
-    pub(crate) late_dropped: u64,
-    /// Events dropped because they would open a window beyond `max_windows`.
-    pub(crate) windows_full: u64,
-}
-
 /// The running instance of one pipeline on one worker.
 pub(crate) struct Chain {
     name: Arc<str>,
@@ -61,7 +40,7 @@ pub(crate) struct Chain {
     input: Vec<Record>,
     spare: Vec<Record>,
     pub(crate) pool: Pool,
-    counts: Counts,
+    counts: PipelineCounters,
     /// Error records wanted (the pipeline has an error topic).
     keep_errors: bool,
     /// (step number, what went wrong, the payload) of failures since the last drain.
@@ -94,7 +73,7 @@ impl Chain {
             input: Vec::new(),
             spare: Vec::new(),
             pool: Pool::default(),
-            counts: Counts::default(),
+            counts: PipelineCounters::default(),
             keep_errors: p.errors.is_some(),
             failures: Vec::new(),
             op_failures: Vec::new(),
@@ -199,7 +178,7 @@ impl Chain {
     }
 
     /// Counters since the last call.
-    pub(crate) fn take_counts(&mut self) -> Counts {
+    pub(crate) fn take_counts(&mut self) -> PipelineCounters {
         std::mem::take(&mut self.counts)
     }
 
@@ -394,7 +373,7 @@ mod tests {
     use super::*;
     use crate::ops::Operator;
 
-    fn run(p: Pipeline, inputs: &[&str]) -> (Vec<String>, Counts, Vec<String>) {
+    fn run(p: Pipeline, inputs: &[&str]) -> (Vec<String>, PipelineCounters, Vec<String>) {
         p.validate().unwrap();
         let mut chain = Chain::new(&p, &Budget::new(usize::MAX));
         for i in inputs {

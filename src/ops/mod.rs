@@ -33,10 +33,12 @@
 //!   within a batch is kept, so per-publisher and per-key order hold end to end.
 
 mod chain;
+mod counters;
 pub mod expr;
 pub mod key;
 mod record;
 pub mod replay;
+mod route;
 pub mod shard;
 pub mod time;
 pub mod window;
@@ -50,7 +52,11 @@ pub use record::Record;
 pub use time::{EventTime, Sources, TimeMode};
 pub use window::{Aggregate, Aggregates, Fields, Window};
 
-pub(crate) use chain::{error_record, Chain, Counts};
+pub use counters::{CounterInfo, PipelineCounters, PIPELINE_COUNTERS};
+
+pub(crate) use chain::{error_record, Chain};
+pub(crate) use counters::SharedCounters;
+pub(crate) use route::Routing;
 
 use crate::topic::validate_topic;
 use window::{WindowSpec, DEFAULT_MAX_WINDOWS};

@@ -1,6 +1,6 @@
 //! The single-threaded `mio` reactor: it owns the listener and every connection.
 //!
-//! One loop iteration ([`Reactor::poll_once`]):
+//! One loop iteration ([`Reactor::poll_once`]) reads top to bottom:
 //!
 //! 1. `Poll::poll` with a timeout from the earliest timer (zero if work is left over);
 //! 2. read the clock once; every handler of this iteration gets that instant;
@@ -16,63 +16,72 @@
 //!    every batch completed in it.
 //!
 //! Contracts: the reactor never blocks except in `Poll::poll`, never sleeps on a lock, and runs
-//! no user operator (custom HTTP handlers excepted: they must be quick). Sockets are registered
-//! once for readable and writable, edge-triggered: a handler that queues output marks the
-//! connection dirty and the end-of-iteration flush writes it; a `WouldBlock` there is followed by
-//! a writable event when the peer drains its socket. Accept errors such as `EMFILE` pause
-//! accepting for [`ACCEPT_PAUSE`] instead of spinning on a listener that stays readable.
+//! no user operator (custom HTTP handlers excepted: they must be quick). Handlers return a
+//! [`Verdict`]; only the loop frees a connection ([`Reactor::free`], in `lifecycle.rs`), so no
+//! slot is ever freed or refilled while a handler runs. Sockets are registered once for
+//! readable and writable, edge-triggered: a handler that queues output marks the connection
+//! dirty and the end-of-iteration flush writes it; a `WouldBlock` there is followed by a
+//! writable event when the peer drains its socket. Accept errors such as `EMFILE` pause
+//! accepting for [`ACCEPT_PAUSE`] instead of spinning on a listener that stays readable. Time
+//! comes from the reactor's [`Clock`] ([`Reactor::set_clock`]), read once per iteration.
 
+mod accept;
+mod commands;
 mod connectors;
-mod core;
-pub(crate) mod handle;
+mod flush;
+mod lifecycle;
 mod observe;
 mod pipes;
-
-pub use pipes::RESULT_BUDGET;
-pub(crate) mod stats;
-mod timer;
+mod policy;
+mod read;
+mod serve;
+mod shutdown;
+mod timers;
 mod token;
 mod upstream;
+mod ws;
 
-use std::io::{self, Read, Write};
+use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
 use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Waker};
+use slab::Slab;
 
-use self::core::Core;
+use self::policy::Policy;
+use self::timers::Timers;
 use crate::access::{exposed_without_auth, Gate};
 use crate::clock::Clock;
 use crate::config::{check_pipelines, Config, WorkerConfig};
-use crate::conn::frames::{CloseReason, CLOSE_AWAY};
-use crate::conn::transport::Transport;
-use crate::conn::{Conn, State};
-use crate::endpoint::Endpoint;
+use crate::conn::Conns;
+use crate::connector::table::Connectors;
+use crate::endpoint::{Endpoint, Routes};
 use crate::error::Error;
+use crate::handle::{Command, Handle};
+use crate::metrics::{Registry, Stats};
 use crate::ops::Pipeline;
+use crate::route::{Batch, Router};
 use crate::topic::validate_topic;
-use handle::{Command, Handle, Shared};
-use stats::Stats;
-use token::{conn_key, conn_token, LISTENER, WAKER};
+use crate::wake::Wake;
+use token::{conn_key, LISTENER, WAKER};
 
 /// Size of the reactor-wide read buffer every connection reads into.
-pub const SCRATCH_LEN: usize = 64 * 1024;
+pub(crate) const SCRATCH_LEN: usize = 64 * 1024;
 /// Reads per connection per loop iteration before yielding to the others.
-pub const READS_PER_WAKE: usize = 16;
+pub(crate) const READS_PER_WAKE: usize = 16;
 /// Connections accepted per loop iteration before serving the others.
-pub const ACCEPT_BUDGET: usize = 256;
+pub(crate) const ACCEPT_BUDGET: usize = 256;
 /// Handle commands processed per loop iteration.
-pub const COMMAND_BUDGET: usize = 4096;
+pub(crate) const COMMAND_BUDGET: usize = 4096;
 /// Length of the kernel's queue of connections waiting for `accept` (capped by the system's
 /// `net.core.somaxconn`). mio and the standard library use 128, which turns a burst of new
 /// clients, or a pause after `EMFILE`, into SYN retransmissions of a second or more.
-pub const LISTEN_BACKLOG: i32 = 1024;
+pub(crate) const LISTEN_BACKLOG: i32 = 1024;
 /// How long accepting pauses after an `accept` error such as `EMFILE`.
-pub const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
+pub(crate) const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 
 /// Whether the reactor is still running after a [`Reactor::poll_once`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,6 +99,61 @@ enum Phase {
     Stopped,
 }
 
+/// Reusable buffers lent to handlers: the read buffer, the batch being published, the frames
+/// for the connection being read (echoes, pongs), the subscribers found slow.
+struct Scratch {
+    read: Box<[u8]>,
+    batch: Batch,
+    reply: Vec<u8>,
+    slow: Vec<usize>,
+}
+
+/// Work left over for the next loop iteration (each makes the next poll not wait).
+#[derive(Default)]
+struct Pending {
+    /// The accept budget ran out with connections possibly still pending.
+    accept_more: bool,
+    /// Accepting is paused until this instant (after `EMFILE` and the like).
+    accept_resume: Option<Instant>,
+    /// Connections whose read budget ran out with data possibly still pending.
+    read_more: Vec<usize>,
+    /// Plain-HTTP connections whose answers drained after backpressure paused them.
+    resume: Vec<usize>,
+    /// The command budget ran out with commands possibly still pending.
+    commands_more: bool,
+    /// The result budget ran out with results possibly still pending.
+    results_more: bool,
+    /// Event-time pipelines need the loop back this soon (owed watermarks, idle publishers).
+    pipeline_wake: Option<Duration>,
+}
+
+/// What the reactor tells about itself: counters, latency recorders, dashboard feeds.
+struct Observe {
+    stats: Stats,
+    metrics: Registry,
+    /// Dashboard live-feed connections (connection keys).
+    feed: Slab<usize>,
+    /// The listener is registered and accepting (for `/readyz`).
+    listening: bool,
+    /// When the next metrics tick is due.
+    next_tick: Instant,
+}
+
+/// The control side: commands from handles, lifecycle, pipelines to start.
+struct Control {
+    commands: Receiver<Command>,
+    wake: Arc<Wake>,
+    handle: Handle,
+    phase: Phase,
+    next_id: u64,
+    clock: Clock,
+    /// Pipelines to start with the worker pool at the first loop iteration.
+    pipelines: Vec<Pipeline>,
+    workers: WorkerConfig,
+    /// The first loop iteration has run (pipelines can no longer be added).
+    started: bool,
+}
+
 /// The relay: a `mio` event loop owning the listener and every connection.
 ///
 /// ```no_run
@@ -104,35 +168,18 @@ pub struct Reactor {
     events: Events,
     /// (connection, readable, peer closed its side, writable) of this iteration's events.
     ready: Vec<(usize, bool, bool, bool)>,
+    registry: mio::Registry,
     listener: Option<TcpListener>,
     local_addr: SocketAddr,
-    scratch: Box<[u8]>,
-    core: Core,
-    commands: Receiver<Command>,
-    shared: Arc<Shared>,
-    handle: Handle,
-    phase: Phase,
-    next_id: u64,
-    /// Accepting is paused until this instant (after `EMFILE` and the like).
-    accept_resume: Option<Instant>,
-    /// The accept budget ran out with connections possibly still pending.
-    accept_more: bool,
-    /// Connections whose read budget ran out with data possibly still pending.
-    read_more: Vec<usize>,
-    /// The command budget ran out with commands possibly still pending.
-    commands_more: bool,
-    /// TLS settings when serving `wss://`.
-    tls: Option<Arc<rustls::ServerConfig>>,
-    /// When the next metrics tick is due.
-    next_tick: Instant,
-    /// Pipelines to start with the worker pool at the first loop iteration.
-    pipelines: Vec<Pipeline>,
-    workers: WorkerConfig,
-    clock: Clock,
-    /// The first loop iteration has run (pipelines can no longer be added).
-    started: bool,
-    /// Event-time pipelines need the loop back this soon (owed watermarks, idle publishers).
-    pipeline_wake: Option<Duration>,
+    conns: Conns,
+    router: Router,
+    timers: Timers,
+    connectors: Connectors,
+    policy: Policy,
+    scratch: Scratch,
+    pending: Pending,
+    observe: Observe,
+    control: Control,
 }
 
 impl Reactor {
@@ -142,71 +189,69 @@ impl Reactor {
     /// This is also where the TLS certificate and key and the JWT secret file are read. A relay
     /// that listens on a non-loopback address without authentication logs a warning.
     pub fn bind(config: Config) -> Result<Reactor, Error> {
-        let config_error = |(key, message): (&str, String)| crate::config::ConfigError {
-            file: None,
-            line: None,
-            key: Some(key.into()),
-            message,
-        };
-        config.validate().map_err(config_error)?;
-        let gate = Gate::new(&config.access).map_err(config_error)?;
-        let tls =
-            config.tls.as_ref().map(|t| t.server_config()).transpose().map_err(config_error)?;
-        let pipelines: Vec<Pipeline> = config.pipelines.iter().map(|p| p.to_pipeline()).collect();
-        check_pipelines(&pipelines).map_err(|(i, key, message)| crate::config::ConfigError {
-            file: None,
-            line: None,
-            key: Some(format!("pipeline[{i}].{key}")),
-            message,
-        })?;
+        let (gate, tls, pipelines) = checked(&config)?;
         let poll = Poll::new()?;
         let mut listener = TcpListener::bind(config.listen)
             .map_err(|source| Error::Bind { addr: config.listen, source })?;
         let local_addr = listener.local_addr()?;
-        set_backlog(&listener, LISTEN_BACKLOG)?;
+        accept::set_backlog(&listener, LISTEN_BACKLOG)?;
         if exposed_without_auth(local_addr, &config.access) {
             log::warn!(
                 "listening on {local_addr}, which is not a loopback address, WITHOUT AUTHENTICATION: \
                  anyone who can reach it may publish and subscribe to any topic; set [access] \
-                 tokens or jwt_secret (see the README's \"Security and limits\")"
+                 tokens or jwt_secret (see docs/security.md)"
             );
         }
         poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
-        let waker = Waker::new(poll.registry(), WAKER)?;
-        let (handle, commands, shared) = Handle::new(waker);
+        let wake = Arc::new(Wake::new(Waker::new(poll.registry(), WAKER)?));
+        let (handle, commands) = Handle::new(wake.clone());
         let registry = poll.registry().try_clone()?;
-        let now = Instant::now();
-        let connectors = config.connectors();
-        let mut core = Core::new(config.limits, &config.metrics, registry, now, gate);
-        for c in connectors {
-            core.add_connector(c.prepare().map_err(Error::Connector)?, now)
-                .map_err(Error::Connector)?;
-        }
-        Ok(Reactor {
+        let clock = Clock::System;
+        let now = clock.instant();
+        let mut routes = Routes::default();
+        routes.set_dashboard(config.metrics.dashboard);
+        let mut reactor = Reactor {
             poll,
             events: Events::with_capacity(1024),
             ready: Vec::with_capacity(1024),
+            registry,
             listener: Some(listener),
             local_addr,
-            scratch: vec![0; SCRATCH_LEN].into_boxed_slice(),
-            core,
-            commands,
-            shared,
-            handle,
-            phase: Phase::Running,
-            next_id: 1,
-            accept_resume: None,
-            accept_more: false,
-            read_more: Vec::new(),
-            commands_more: false,
-            tls,
-            next_tick: now + observe::TICK,
-            pipelines,
-            workers: config.workers,
-            clock: Clock::System,
-            started: false,
-            pipeline_wake: None,
-        })
+            conns: Conns::default(),
+            router: Router::new(config.metrics.max_topic_series),
+            timers: Timers::default(),
+            connectors: Connectors::default(),
+            policy: Policy::new(config.limits.clone(), routes, gate, tls),
+            scratch: Scratch {
+                read: vec![0; SCRATCH_LEN].into_boxed_slice(),
+                batch: Batch::new(),
+                reply: Vec::new(),
+                slow: Vec::new(),
+            },
+            pending: Pending::default(),
+            observe: Observe {
+                stats: Stats::default(),
+                metrics: Registry::new(config.metrics.latency_histograms, now),
+                feed: Slab::new(),
+                listening: true,
+                next_tick: now + observe::TICK,
+            },
+            control: Control {
+                commands,
+                wake,
+                handle,
+                phase: Phase::Running,
+                next_id: 1,
+                clock,
+                pipelines,
+                workers: config.workers.clone(),
+                started: false,
+            },
+        };
+        for c in config.connectors() {
+            reactor.add_connector(c)?;
+        }
+        Ok(reactor)
     }
 
     /// The address actually bound (useful with port 0).
@@ -216,13 +261,13 @@ impl Reactor {
 
     /// A cloneable, `Send` handle to publish from other threads and to stop the reactor.
     pub fn handle(&self) -> Handle {
-        self.handle.clone()
+        self.control.handle.clone()
     }
 
     /// A snapshot of the counters (from the reactor's own thread; other threads use
     /// [`Handle::stats`]).
     pub fn stats(&self) -> Stats {
-        self.core.snapshot()
+        self.snapshot()
     }
 
     /// Serve `path` (exact match, before the built-in routes) with a custom endpoint.
@@ -240,7 +285,7 @@ impl Reactor {
             Endpoint::Subscribe(ts) => ts.iter().try_for_each(|t| check_topic(t))?,
             Endpoint::Http(_) => {}
         }
-        self.core.routes.add(path, endpoint);
+        self.policy.routes.add(path, endpoint);
         Ok(())
     }
 
@@ -253,29 +298,80 @@ impl Reactor {
     /// Run one loop iteration, waiting at most `timeout` (`None`: until an event or a timer) —
     /// for a host that drives the reactor from its own loop.
     pub fn poll_once(&mut self, timeout: Option<Duration>) -> Result<Status, Error> {
-        if self.phase == Phase::Stopped {
+        if self.control.phase == Phase::Stopped {
             return Ok(Status::Stopped);
         }
-        if !self.started {
+        if !self.control.started {
             self.start()?;
-            self.start_connectors();
         }
-        let timeout = self.poll_timeout(Instant::now(), timeout);
+        let timeout = self.poll_timeout(self.control.clock.instant(), timeout);
         match self.poll.poll(&mut self.events, timeout) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(Error::Io(e)),
         }
-        let now = Instant::now();
-        if self.core.metrics.latency {
-            self.core.metrics.begin_iteration(now);
+        let now = self.control.clock.instant();
+        if self.observe.metrics.latency {
+            self.observe.metrics.begin_iteration(Instant::now());
         }
+        let woken = self.collect_events();
+        if self.pending.accept_more && self.pending.accept_resume.is_none_or(|t| now >= t) {
+            self.pending.accept_resume = None;
+            self.accept(now);
+        }
+        for i in 0..self.ready.len() {
+            let (key, readable, hup, writable) = self.ready[i];
+            if readable {
+                self.read_and_apply(key, hup, now);
+            }
+            if writable {
+                self.on_writable(key, now);
+            }
+        }
+        for key in std::mem::take(&mut self.pending.resume) {
+            self.resume_http(key, now);
+        }
+        for key in std::mem::take(&mut self.pending.read_more) {
+            self.read_and_apply(key, true, now);
+        }
+        if woken || self.pending.commands_more {
+            self.drain_commands(now);
+        }
+        if woken || self.pending.results_more {
+            self.drain_results(now);
+        }
+        self.pending.pipeline_wake = self.router.tick_pipelines();
+        if self.control.phase == Phase::Running && self.control.wake.stop_requested() {
+            self.begin_shutdown(now);
+        }
+        self.flush_dirty(now);
+        self.expire_timers(now);
+        if now >= self.observe.next_tick {
+            self.tick(now);
+            self.observe.next_tick = now + observe::TICK;
+        }
+        self.flush_dirty(now);
+        // One clock read for both: this iteration's busy time, and the delivery latency of
+        // every batch whose last byte was written in it.
+        if self.observe.metrics.latency {
+            self.observe.metrics.end_iteration(Instant::now());
+        }
+        if let Phase::Draining { until } = self.control.phase {
+            if self.drained() || now >= until {
+                self.finish_shutdown();
+                return Ok(Status::Stopped);
+            }
+        }
+        Ok(Status::Running)
+    }
 
+    /// Sort this iteration's events; true if the waker fired.
+    fn collect_events(&mut self) -> bool {
         let mut woken = false;
         self.ready.clear();
         for event in self.events.iter() {
             match event.token() {
-                LISTENER => self.accept_more = true,
+                LISTENER => self.pending.accept_more = true,
                 WAKER => woken = true,
                 token => {
                     if let Some(key) = conn_key(token) {
@@ -286,82 +382,32 @@ impl Reactor {
                 }
             }
         }
-        if self.accept_more && self.accept_resume.is_none_or(|t| now >= t) {
-            self.accept_resume = None;
-            self.accept(now);
-        }
-        for i in 0..self.ready.len() {
-            let (key, readable, hup, writable) = self.ready[i];
-            if readable {
-                self.read(key, hup, now);
-            }
-            if writable {
-                self.core.on_writable(key);
-            }
-        }
-        for key in std::mem::take(&mut self.read_more) {
-            self.read(key, true, now);
-        }
-        if woken || self.commands_more {
-            self.drain_commands(now);
-        }
-        if woken || self.core.results_more {
-            self.core.drain_results(now);
-        }
-        self.pipeline_wake = self.core.tick_pipelines();
-        if self.phase == Phase::Running && self.shared.stop.load(Ordering::Acquire) {
-            self.begin_shutdown(now);
-        }
-        self.core.flush_dirty();
-        self.core.expire_timers(now);
-        if now >= self.next_tick {
-            self.core.tick(now);
-            self.next_tick = now + observe::TICK;
-        }
-        self.core.flush_dirty();
-        // One clock read for both: this iteration's busy time, and the delivery latency of
-        // every batch whose last byte was written in it.
-        if self.core.metrics.latency {
-            self.core.metrics.end_iteration(Instant::now());
-        }
-
-        if let Phase::Draining { until } = self.phase {
-            // Done when nothing is left to send: every connection is gone or lingering.
-            let flushed = self.core.conns.iter().all(|(_, c)| c.state() == State::Linger);
-            if flushed || now >= until {
-                self.finish_shutdown();
-                return Ok(Status::Stopped);
-            }
-        }
-        Ok(Status::Running)
+        woken
     }
 
     fn poll_timeout(&self, now: Instant, user: Option<Duration>) -> Option<Duration> {
-        let busy = !self.read_more.is_empty()
-            || self.commands_more
-            || self.core.results_more
-            || (self.accept_more && self.accept_resume.is_none());
+        let p = &self.pending;
+        let busy = !p.read_more.is_empty()
+            || !p.resume.is_empty()
+            || p.commands_more
+            || p.results_more
+            || (p.accept_more && p.accept_resume.is_none());
         if busy {
             return Some(Duration::ZERO);
         }
-        let mut deadline = self.core.timers.next();
-        for other in [
-            Some(self.next_tick),
-            self.accept_resume,
-            match self.phase {
-                Phase::Draining { until } => Some(until),
-                _ => None,
-            },
-        ]
-        .into_iter()
-        .flatten()
-        {
-            deadline = Some(deadline.map_or(other, |d| d.min(other)));
-        }
+        let draining = match self.control.phase {
+            Phase::Draining { until } => Some(until),
+            _ => None,
+        };
+        let deadline =
+            [self.timers.next(), Some(self.observe.next_tick), p.accept_resume, draining]
+                .into_iter()
+                .flatten()
+                .min();
         // Round up so a timer is never fired a hair early and polled again with a zero timeout.
         let mut timer =
             deadline.map(|d| d.saturating_duration_since(now) + Duration::from_micros(500));
-        if let Some(wake) = self.pipeline_wake {
+        if let Some(wake) = p.pipeline_wake {
             timer = Some(timer.map_or(wake, |t| t.min(wake)));
         }
         match (timer, user) {
@@ -370,281 +416,41 @@ impl Reactor {
         }
     }
 
-    /// Accept until `WouldBlock`, the budget, or an error that calls for a pause.
-    fn accept(&mut self, now: Instant) {
-        let Some(listener) = &self.listener else {
-            self.accept_more = false;
-            return;
-        };
-        for _ in 0..ACCEPT_BUDGET {
-            match listener.accept() {
-                Ok((mut stream, peer)) => {
-                    if let Err(why) = self.core.admit(peer.ip()) {
-                        refuse(stream, peer, why, self.tls.is_none(), &self.core.stats);
-                        continue;
-                    }
-                    let _ = stream.set_nodelay(true);
-                    let key = self.core.conns.vacant_key();
-                    let interest = Interest::READABLE | Interest::WRITABLE;
-                    if let Err(e) =
-                        self.core.registry().register(&mut stream, conn_token(key), interest)
-                    {
-                        log::warn!("cannot register a connection from {peer}: {e}");
-                        self.core.unadmit(peer.ip());
-                        continue;
-                    }
-                    let stream = match &self.tls {
-                        None => Transport::Plain(stream),
-                        Some(config) => match Transport::tls_server(stream, config.clone()) {
-                            Ok(t) => t,
-                            Err(e) => {
-                                log::warn!("cannot start TLS with {peer}: {e}");
-                                self.core.unadmit(peer.ip());
-                                continue;
-                            }
-                        },
-                    };
-                    let id = self.next_id;
-                    self.next_id += 1;
-                    self.core.stats.connections_accepted += 1;
-                    self.core.insert(Conn::new(stream, peer, id, now, &self.core.limits));
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.accept_more = false;
-                    return;
-                }
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::Interrupted
-                            | io::ErrorKind::ConnectionAborted
-                            | io::ErrorKind::ConnectionReset
-                    ) => {}
-                Err(e) => {
-                    // EMFILE, ENFILE, ENOBUFS, ENOMEM: the listener stays readable, so retrying
-                    // now would spin. Pause, keep serving the open connections, then retry.
-                    self.core.stats.accept_errors += 1;
-                    if self.core.stats.accept_errors.is_power_of_two() {
-                        log::warn!(
-                            "accept failed: {e}; pausing accepts for {ACCEPT_PAUSE:?} ({} such errors so far)",
-                            self.core.stats.accept_errors
-                        );
-                    }
-                    self.accept_resume = Some(now + ACCEPT_PAUSE);
-                    return;
-                }
-            }
-        }
-        // Budget spent: more may be waiting; come back next iteration.
-    }
-
-    /// Read from a connection until `WouldBlock`, a short read (unless the peer's EOF is pending:
-    /// `hup`), or the per-wake budget.
-    ///
-    /// Bytes left over from the previous read (a partial frame or request head) are copied to the
-    /// front of the shared scratch buffer and the socket reads after them, so frames are parsed
-    /// in place. Only a frame larger than half the scratch buffer is assembled in the
-    /// connection's own buffer.
-    fn read(&mut self, key: usize, hup: bool, now: Instant) {
-        for _ in 0..READS_PER_WAKE {
-            let Some(conn) = self.core.conns.get_mut(key) else { return };
-            if matches!(conn.state(), State::Closing | State::Linger) {
-                // Discard whatever arrives; only EOF matters now.
-                match conn.stream.read(&mut self.scratch) {
-                    Ok(0) => return self.core.on_eof(key),
-                    Ok(_) => continue,
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(_) => return self.core.drop_conn(key),
-                }
-            }
-            let mut held = std::mem::take(&mut conn.inbuf);
-            let in_scratch = held.len() <= SCRATCH_LEN / 2;
-            let room = if in_scratch {
-                self.scratch[..held.len()].copy_from_slice(&held);
-                &mut self.scratch[held.len()..]
-            } else {
-                &mut self.scratch[..]
-            };
-            let room_len = room.len();
-            let n = match conn.stream.read(room) {
-                Ok(0) => {
-                    conn.inbuf = held;
-                    return self.core.on_eof(key);
-                }
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    conn.inbuf = held;
-                    return;
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {
-                    conn.inbuf = held;
-                    continue;
-                }
-                Err(e) => {
-                    log::debug!("conn {} {}: read failed: {e}", conn.id, conn.peer);
-                    conn.note_io("read", &e);
-                    if conn.stream.is_tls() && e.kind() == io::ErrorKind::InvalidData {
-                        self.core.stats.tls_errors += 1;
-                    }
-                    return self.core.drop_conn(key);
-                }
-            };
-            conn.last_rx = now;
-            if in_scratch {
-                let len = held.len() + n;
-                let consumed = self.core.on_bytes(key, &mut self.scratch[..len], now);
-                held.clear();
-                held.extend_from_slice(&self.scratch[consumed..len]);
-            } else {
-                held.extend_from_slice(&self.scratch[..n]);
-                let consumed = self.core.on_bytes(key, &mut held, now);
-                held.drain(..consumed);
-            }
-            let Some(conn) = self.core.conns.get_mut(key) else { return };
-            if matches!(conn.state(), State::Http | State::Open | State::Handshaking)
-                && !held.is_empty()
-            {
-                conn.inbuf = held;
-            }
-            if n < room_len && !hup && conn.stream.short_read_drains() {
-                // A short read drained the socket; edge-triggered polling reports whatever
-                // arrives next. (An EOF already reported with this event would not be reported
-                // again, hence `hup`.)
-                return;
-            }
-        }
-        self.read_more.push(key);
-    }
-
-    fn drain_commands(&mut self, now: Instant) {
-        self.shared.wake_pending.store(false, Ordering::Release);
-        self.commands_more = false;
-        for _ in 0..COMMAND_BUDGET {
-            match self.commands.try_recv() {
-                Ok(cmd) => self.run_command(cmd, now),
-                Err(_) => {
-                    self.core.flush_pipelines(now);
-                    return;
-                }
-            }
-        }
-        self.core.flush_pipelines(now);
-        self.commands_more = true;
-    }
-
-    fn run_command(&mut self, cmd: Command, now: Instant) {
-        match cmd {
-            Command::Publish { topic, message } => {
-                let (text, payload) = message.parts();
-                self.core.publish(&topic, text, payload, now);
-            }
-            Command::Stats(reply) => {
-                let _ = reply.try_send(self.core.snapshot());
-            }
-            cmd @ (Command::AddConnector(..)
-            | Command::RemoveConnector(..)
-            | Command::Resolved(_)) => self.connector_command(cmd, now),
-        }
-    }
-
-    /// Stop accepting, deliver pending commands, close every client with `1001`.
-    fn begin_shutdown(&mut self, now: Instant) {
-        log::info!("stopping: closing {} connections", self.core.conns.len());
-        self.core.listening = false;
-        if let Some(mut listener) = self.listener.take() {
-            let _ = self.core.registry().deregister(&mut listener);
-        }
-        self.accept_more = false;
-        // Deliver what was sent before the stop; a producer that keeps sending cannot hold the
-        // stop back, because only the commands queued at this instant are taken.
-        let queued = self.commands.len();
-        self.shared.wake_pending.store(false, Ordering::Release);
-        for _ in 0..queued {
-            let Ok(cmd) = self.commands.try_recv() else { break };
-            self.run_command(cmd, now);
-        }
-        self.core.flush_pipelines(now);
-        self.commands_more = false;
-        self.core.stop_connectors(now);
-        let reason = CloseReason::new(CLOSE_AWAY, "server shutting down");
-        let keys: Vec<usize> = self.core.conns.iter().map(|(k, _)| k).collect();
-        for key in keys {
-            match self.core.conns[key].state() {
-                State::Http | State::Connecting | State::Handshaking => self.core.drop_conn(key),
-                State::Open => self.core.close(key, Some(&reason), false, now),
-                State::Closing | State::Linger => {}
-            }
-        }
-        self.phase = Phase::Draining { until: now + self.core.limits.shutdown_timeout };
-    }
-
-    fn finish_shutdown(&mut self) {
-        let keys: Vec<usize> = self.core.conns.iter().map(|(k, _)| k).collect();
-        for key in keys {
-            // Consume what the peer sent (its close reply) so closing sends FIN, not a RST
-            // that could make the peer's kernel discard our close frame before it is read.
-            let stream = &mut self.core.conns[key].stream;
-            while matches!(stream.read(&mut self.scratch), Ok(n) if n > 0) {}
-            self.core.drop_conn(key);
-        }
-        if let Some(mut pool) = self.core.pool.take() {
-            pool.shutdown();
-        }
-        self.phase = Phase::Stopped;
-        self.shared.stopped.store(true, Ordering::Release);
-        let s = self.core.snapshot();
-        log::info!(
-            "stopped after {:.1}s: {} connections accepted, {} messages in, {} out, {} dropped, {} slow-consumer closes",
-            s.uptime.as_secs_f64(),
-            s.connections_accepted,
-            s.messages_in,
-            s.messages_out,
-            s.drops.total(),
-            s.slow_consumer_closes
-        );
+    /// Read a connection, then carry out the handler's verdict.
+    fn read_and_apply(&mut self, key: usize, hup: bool, now: Instant) {
+        let verdict = self.read(key, hup, now);
+        self.apply(key, verdict, now);
     }
 }
 
 impl Drop for Reactor {
     fn drop(&mut self) {
-        self.shared.stopped.store(true, Ordering::Release);
+        self.control.wake.set_stopped();
     }
 }
 
-/// Set the accept queue length of a listening socket. Linux applies a second `listen(2)` on a
-/// listening socket as a new backlog.
-fn set_backlog(listener: &TcpListener, backlog: i32) -> io::Result<()> {
-    use std::os::fd::AsRawFd;
-    // SAFETY: listen(2) on a descriptor the listener owns and keeps open for the call.
-    if unsafe { libc::listen(listener.as_raw_fd(), backlog) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
-}
+/// What a valid configuration yields beyond its plain values.
+type Checked = (Gate, Option<Arc<rustls::ServerConfig>>, Vec<Pipeline>);
 
-/// Refuse an accepted connection over a connection limit: a best-effort `503` on a plain
-/// listener (one `write` on a fresh socket, which has room), then close.
-fn refuse(
-    mut stream: mio::net::TcpStream,
-    peer: SocketAddr,
-    why: &str,
-    plain: bool,
-    stats: &Stats,
-) {
-    let refused = stats.refused_max_connections + stats.refused_per_ip;
-    if refused.is_power_of_two() {
-        log::warn!("refused a connection from {peer}: {why} ({refused} refused so far)");
-    }
-    if plain {
-        let body = format!("503 Service Unavailable: {why}\n");
-        let resp = format!(
-            "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n\
-             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        );
-        let _ = stream.write(resp.as_bytes());
-    }
+/// Validate a configuration: the access gate, TLS and the pipelines it defines.
+fn checked(config: &Config) -> Result<Checked, Error> {
+    let config_error = |(key, message): (&str, String)| crate::config::ConfigError {
+        file: None,
+        line: None,
+        key: Some(key.into()),
+        message,
+    };
+    config.validate().map_err(config_error)?;
+    let gate = Gate::new(&config.access).map_err(config_error)?;
+    let tls = config.tls.as_ref().map(|t| t.server_config()).transpose().map_err(config_error)?;
+    let pipelines: Vec<Pipeline> = config.pipelines.iter().map(|p| p.to_pipeline()).collect();
+    check_pipelines(&pipelines).map_err(|(i, key, message)| crate::config::ConfigError {
+        file: None,
+        line: None,
+        key: Some(format!("pipeline[{i}].{key}")),
+        message,
+    })?;
+    Ok((gate, tls, pipelines))
 }
 
 fn check_topic(topic: &str) -> Result<(), Error> {

@@ -5,59 +5,57 @@
 //! scrape, per `Handle::stats` call and per tick, never per message.
 
 use std::sync::Arc;
+
+use crate::conn::out::Stamp;
 use std::time::{Duration, Instant};
 
-use super::core::Core;
+use super::Reactor;
 use crate::conn::frames;
 use crate::conn::http::Response;
-use crate::conn::Kind;
 use crate::dashboard::feed;
-use crate::metrics::{self, Drops};
-use crate::reactor::stats::Stats;
+use crate::metrics::{self, Drops, Stats};
 
 /// How often the history advances and the dashboard feed is pushed.
 pub(crate) const TICK: Duration = Duration::from_secs(1);
 
-impl Core {
+impl Reactor {
     /// A snapshot of every counter, table and histogram.
-    pub(crate) fn snapshot(&self) -> Stats {
-        let m = &self.metrics;
-        // Live gauges per series: a topic's subscribers and publishers (several topics may
-        // share the overflow series).
-        let mut live = vec![(0u64, 0u64); m.topics.counters.len()];
-        for t in self.topics.iter() {
-            let g = &mut live[t.series];
-            g.0 += t.subscribers.len() as u64;
-            g.1 += t.publishers as u64;
-        }
-        let per_topic = m.topics.snapshot(|id| live[id]);
+    pub(super) fn snapshot(&self) -> Stats {
+        let m = &self.observe.metrics;
+        let per_topic = self.router.topic_stats();
         let mut drops = Drops::default();
         for t in &per_topic {
             drops.add(&t.drops);
         }
-        let (worker_queues, result_queue) =
-            self.pool.as_ref().map(|p| p.queues()).unwrap_or_default();
+        let pool = self.router.pool.as_ref();
+        let (worker_queues, result_queue) = pool.map(|p| p.queues()).unwrap_or_default();
+        let c = self.router.counters;
         Stats {
             uptime: Instant::now().saturating_duration_since(m.started),
             connections_open: self.conns.len() as u64,
-            topics: self.topics.len() as u64,
-            dashboards: self.feed.len() as u64,
+            topics: self.router.topics.len() as u64,
+            dashboards: self.observe.feed.len() as u64,
+            messages_in: c.messages_in,
+            bytes_in: c.bytes_in,
+            messages_out: c.messages_out,
+            bytes_out: c.bytes_out,
+            messages_unrouted: c.messages_unrouted,
             rejected_by_status: m.rejected.iter().map(|(&s, &n)| (s, n)).collect(),
             drops,
             per_topic,
             delivery: m.delivery.snapshot(),
             loop_time: m.loop_time.snapshot(),
-            workers: self.pool.as_ref().map_or(0, |p| p.workers() as u64),
+            workers: pool.map_or(0, |p| p.workers() as u64),
             worker_queues,
             result_queue,
-            pipelines: self.pipeline_stats(),
+            pipelines: self.router.pipeline_stats(),
             connectors: self.connectors.stats(),
-            ..self.stats.clone()
+            ..self.observe.stats.clone()
         }
     }
 
     /// `GET /metrics`.
-    pub(crate) fn metrics_response(&self) -> Response {
+    pub(super) fn metrics_response(&self) -> Response {
         Response::new(200, metrics::CONTENT_TYPE, metrics::render(&self.snapshot()))
     }
 
@@ -78,16 +76,17 @@ impl Core {
     }
 
     /// `GET /readyz`: `200` when every check passes, else `503`; one line per check.
-    pub(crate) fn readiness(&self) -> Response {
-        let workers = match &self.pool {
+    pub(super) fn readiness(&self) -> Response {
+        let workers = match &self.router.pool {
             Some(pool) => format!("{} running", pool.workers()),
             None => "no pipelines".to_string(),
         };
         let checks = [
             (
                 "listening",
-                self.listening,
-                if self.listening { "accepting connections" } else { "stopping" }.to_string(),
+                self.observe.listening,
+                if self.observe.listening { "accepting connections" } else { "stopping" }
+                    .to_string(),
             ),
             ("workers", true, workers),
             self.connectors_check(),
@@ -101,9 +100,9 @@ impl Core {
     }
 
     /// A feed message as an encoded text frame.
-    pub(crate) fn feed_frame(&self, hello: bool) -> Arc<[u8]> {
+    pub(super) fn feed_frame(&self, hello: bool) -> Arc<[u8]> {
         let stats = self.snapshot();
-        let history = &self.metrics.history;
+        let history = &self.observe.metrics.history;
         let json = if hello {
             feed::render(&stats, history.iter(), true, metrics::unix_ms())
         } else {
@@ -115,34 +114,32 @@ impl Core {
     }
 
     /// Close the history interval and push one feed message to every dashboard.
-    pub(crate) fn tick(&mut self, now: Instant) {
-        self.metrics.tick(self.stats.messages_in, self.stats.messages_out);
-        if self.feed.is_empty() {
+    pub(super) fn tick(&mut self, now: Instant) {
+        let c = self.router.counters;
+        self.observe.metrics.tick(c.messages_in, c.messages_out);
+        if self.observe.feed.is_empty() {
             return;
         }
         let frame = self.feed_frame(false);
-        let keys: Vec<usize> = self.feed.iter().map(|(_, &k)| k).collect();
+        // Feed connections leave the set when they close, so every key here is open.
+        let keys: Vec<usize> = self.observe.feed.iter().map(|(_, &k)| k).collect();
         for key in keys {
-            let open = self.conns.get(key).is_some_and(|c| {
-                matches!(c.kind, Kind::Feed(_)) && c.state() == crate::conn::State::Open
-            });
-            if open {
-                self.queue_or_close(key, frame.clone(), now);
+            if self.conns.queue(key, frame.clone(), Stamp::NONE).is_err() {
+                self.scratch.slow.push(key);
             }
         }
+        self.close_slow(now);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Limits, MetricsConfig};
+    use crate::config::Config;
 
-    fn core() -> Core {
-        let poll = mio::Poll::new().unwrap();
-        let registry = poll.registry().try_clone().unwrap();
-        let gate = crate::access::Gate::new(&crate::config::Access::default()).unwrap();
-        Core::new(Limits::default(), &MetricsConfig::default(), registry, Instant::now(), gate)
+    fn core() -> Reactor {
+        let config = Config { listen: "127.0.0.1:0".parse().unwrap(), ..Config::default() };
+        Reactor::bind(config).unwrap()
     }
 
     #[test]
@@ -150,7 +147,7 @@ mod tests {
         let mut c = core();
         let ok = c.readiness();
         assert_eq!(ok.status, 200);
-        c.listening = false;
+        c.observe.listening = false;
         let down = c.readiness();
         assert_eq!(down.status, 503);
         assert_eq!(
@@ -162,9 +159,8 @@ mod tests {
     #[test]
     fn readiness_fails_while_a_connector_is_not_open() {
         let mut c = core();
-        let now = Instant::now();
         let feed = crate::Connector::source("feed", "ws://127.0.0.1:9/", "raw");
-        c.add_connector(feed.prepare().unwrap(), now).unwrap();
+        c.add_connector(feed).unwrap();
         let down = c.readiness();
         assert_eq!(down.status, 503);
         let body = String::from_utf8(down.body).unwrap();
@@ -179,13 +175,13 @@ mod tests {
     #[test]
     fn ticks_build_the_history_from_counter_deltas() {
         let mut c = core();
-        c.stats.messages_in = 10;
-        c.stats.messages_out = 30;
+        c.router.counters.messages_in = 10;
+        c.router.counters.messages_out = 30;
         c.tick(Instant::now());
-        c.stats.messages_in = 15;
+        c.router.counters.messages_in = 15;
         c.tick(Instant::now());
         let samples: Vec<_> =
-            c.metrics.history.iter().map(|s| (s.messages_in, s.messages_out)).collect();
+            c.observe.metrics.history.iter().map(|s| (s.messages_in, s.messages_out)).collect();
         assert_eq!(samples, [(10, 30), (5, 0)]);
     }
 }

@@ -1,18 +1,10 @@
-//! The reactor's side of the hand-off: route each message of a pipelined topic to its worker,
-//! batch per (pipeline, worker) for the length of one read, and `try_send` the batches.
+//! The reactor's side of the hand-off: route each message of a pipelined topic to its worker
+//! (with the routing function `sluice replay` uses too, `crate::ops::Routing`), batch per
+//! (pipeline, worker) for the length of one read, and `try_send` the batches.
 //!
-//! Routing is one pure function per partition kind:
-//!
-//! | partition | worker |
-//! |---|---|
-//! | key (`key_by`) | `shard(key_hash(key), N)`: one worker per key, per-key order |
-//! | publisher (default) | `shard(mix64(connection id), N)`: per-publisher order |
-//! | round-robin | the next worker, message by message: no order |
-//!
-//! Event time: for a pipeline with event time, the reactor reads each message's timestamp
-//! (the same allocation-free scanner as the key), stamps the message with it and with the
-//! pipeline's watermark *before* it, then advances the watermark ([`crate::ops::time`]). Each
-//! batch handed over after a read carries the watermark as it is after the read; at the end of
+//! Event time: the routing stamps each message with its timestamp and the pipeline's watermark
+//! *before* it, then advances the watermark ([`crate::ops::time`]). Each batch handed over
+//! after a read carries the watermark as it is after the read; at the end of
 //! the loop iteration, every worker that has not seen the current watermark gets it as a batch
 //! of its own (at most one per worker and iteration). So a worker that gets no event still sees
 //! the watermark in the iteration that moved it, behind whatever its queue already holds. A
@@ -31,21 +23,7 @@ use crossbeam_channel::TrySendError;
 
 use super::batch::{Batch, Spares, BATCH_BYTES};
 use super::Pool;
-use crate::ops::key::KeyError;
-use crate::ops::shard::{key_hash, mix64, shard};
-use crate::ops::time::Watermarks;
-use crate::ops::{error_record, Partition, Pipeline};
-
-/// Counters the reactor keeps per pipeline (it is their only writer).
-#[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct ReactorCounts {
-    pub(crate) messages_in: u64,
-    pub(crate) dropped_full: u64,
-    pub(crate) invalid_json: u64,
-    pub(crate) key_errors: u64,
-    /// Messages whose event time could not be read.
-    pub(crate) time_errors: u64,
-}
+use crate::ops::{error_record, Pipeline, PipelineCounters, Routing};
 
 /// Dispatch state: pending batches and counters.
 pub(super) struct State {
@@ -54,12 +32,12 @@ pub(super) struct State {
     pending: Vec<Option<Batch>>,
     touched: Vec<usize>,
     spares: Spares,
-    rr: usize,
-    pub(super) counts: Vec<ReactorCounts>,
+    /// Counters the reactor keeps per pipeline (it is their only writer).
+    pub(super) counts: Vec<PipelineCounters>,
     /// Error records made on the reactor (a key that could not be read): (slot, record).
     pub(super) failures: Vec<(u32, Vec<u8>)>,
-    /// Per event-time pipeline: its watermark.
-    watermarks: Vec<Option<Watermarks>>,
+    /// Per pipeline: its routing state (round-robin position, watermark).
+    routing: Vec<Routing>,
     /// `[pipeline * workers + worker]`: the last watermark handed to that worker.
     sent: Vec<i64>,
     /// The pipeline clock's time at the last tick (publisher idleness).
@@ -73,13 +51,9 @@ impl State {
             pending: (0..pipelines.len() * workers).map(|_| None).collect(),
             touched: Vec::new(),
             spares: Spares::default(),
-            rr: 0,
-            counts: vec![ReactorCounts::default(); pipelines.len()],
+            counts: vec![PipelineCounters::default(); pipelines.len()],
             failures: Vec::new(),
-            watermarks: pipelines
-                .iter()
-                .map(|p| p.event_time_spec().map(Watermarks::new))
-                .collect(),
+            routing: pipelines.iter().map(Routing::new).collect(),
             sent: vec![i64::MIN; pipelines.len() * workers],
             now_ms: 0,
         }
@@ -92,61 +66,25 @@ impl Pool {
         for &p in pipes {
             let p = p as usize;
             let d = &mut self.dispatch;
-            d.counts[p].messages_in += 1;
             let n = d.workers;
-            let (worker, key) = match &self.pipelines[p].partition {
-                Partition::Publisher => (shard(mix64(publisher), n), None),
-                Partition::Single => (0, None),
-                Partition::RoundRobin => {
-                    d.rr = d.rr.wrapping_add(1);
-                    (d.rr % n, None)
+            let pipeline = &self.pipelines[p];
+            let counts = &mut d.counts[p];
+            counts.messages_in += 1;
+            let clock = &self.clock;
+            let routed =
+                d.routing[p].route(pipeline, publisher, payload, n, || clock.now_ms(), counts);
+            let routed = match routed {
+                Ok(r) => r,
+                Err(why) => {
+                    if let Some(slot) = self.outputs[p].errors {
+                        let mut rec = Vec::new();
+                        error_record(&mut rec, &pipeline.get_name(), 0, &why, payload);
+                        d.failures.push((slot, rec));
+                    }
+                    continue;
                 }
-                Partition::Key(path) => match path.extract(payload) {
-                    Ok(k) => (shard(key_hash(k), n), Some(k)),
-                    Err(e) => {
-                        let why = match e {
-                            KeyError::InvalidJson => {
-                                d.counts[p].invalid_json += 1;
-                                format!("invalid JSON: {e}")
-                            }
-                            KeyError::NotIndexable => {
-                                d.counts[p].key_errors += 1;
-                                format!("key {}: {e}", path.source())
-                            }
-                        };
-                        if let Some(slot) = self.outputs[p].errors {
-                            let mut rec = Vec::new();
-                            let name = self.pipelines[p].get_name();
-                            error_record(&mut rec, &name, 0, &why, payload);
-                            d.failures.push((slot, rec));
-                        }
-                        continue;
-                    }
-                },
             };
-            let stamp = match (&mut d.watermarks[p], self.pipelines[p].event_time_spec()) {
-                (Some(w), Some(t)) => match t.extract(payload) {
-                    Ok(ts) => {
-                        let before = w.current();
-                        let now = if w.needs_clock() { self.clock.now_ms() } else { 0 };
-                        w.on_event(publisher, ts, now);
-                        Some((ts, before))
-                    }
-                    Err(e) => {
-                        d.counts[p].time_errors += 1;
-                        if let Some(slot) = self.outputs[p].errors {
-                            let mut rec = Vec::new();
-                            let name = self.pipelines[p].get_name();
-                            let why = format!("event time {}: {e}", t.field());
-                            error_record(&mut rec, &name, 0, &why, payload);
-                            d.failures.push((slot, rec));
-                        }
-                        continue;
-                    }
-                },
-                _ => None,
-            };
-            let i = p * n + worker;
+            let i = p * n + routed.instance;
             let batch = match &mut d.pending[i] {
                 Some(b) => b,
                 slot @ None => {
@@ -154,9 +92,9 @@ impl Pool {
                     slot.insert(d.spares.take(p as u32))
                 }
             };
-            match stamp {
-                Some((ts, wm)) => batch.push_timed(text, payload, key, ts, wm),
-                None => batch.push(text, payload, key),
+            match routed.stamp {
+                Some((ts, wm)) => batch.push_timed(text, payload, routed.key, ts, wm),
+                None => batch.push(text, payload, routed.key),
             }
             if batch.bytes() >= BATCH_BYTES {
                 self.send(i);
@@ -177,8 +115,8 @@ impl Pool {
     /// that has not seen it; with `all`, make a batch for those that have none.
     fn stamp_watermarks(&mut self, all: bool) {
         let d = &mut self.dispatch;
-        for (p, w) in d.watermarks.iter().enumerate() {
-            let Some(w) = w else { continue };
+        for (p, r) in d.routing.iter().enumerate() {
+            let Some(w) = r.watermarks_ref() else { continue };
             let wm = w.current();
             for worker in 0..d.workers {
                 let i = p * d.workers + worker;
@@ -204,11 +142,11 @@ impl Pool {
     /// full queue): the reactor should come back within a millisecond.
     pub(crate) fn tick(&mut self) -> bool {
         let d = &mut self.dispatch;
-        if d.watermarks.iter().all(Option::is_none) {
+        if d.routing.iter().all(|r| r.watermarks_ref().is_none()) {
             return false;
         }
         d.now_ms = self.clock.now_ms();
-        for w in d.watermarks.iter_mut().flatten() {
+        for w in d.routing.iter_mut().filter_map(Routing::watermarks) {
             w.tick(d.now_ms);
         }
         if self.owes_watermark() {
@@ -227,13 +165,13 @@ impl Pool {
 
     /// When the next publisher becomes idle, in pipeline-clock milliseconds.
     pub(crate) fn next_idle_ms(&self) -> Option<u64> {
-        self.dispatch.watermarks.iter().flatten().filter_map(|w| w.next_idle_ms()).min()
+        self.dispatch.routing.iter().filter_map(|r| r.watermarks_ref()?.next_idle_ms()).min()
     }
 
     fn owes_watermark(&self) -> bool {
         let d = &self.dispatch;
-        d.watermarks.iter().enumerate().any(|(p, w)| {
-            w.as_ref().is_some_and(|w| {
+        d.routing.iter().enumerate().any(|(p, r)| {
+            r.watermarks_ref().is_some_and(|w| {
                 d.sent[p * d.workers..(p + 1) * d.workers].iter().any(|&s| s < w.current())
             })
         })
@@ -242,7 +180,7 @@ impl Pool {
     /// A publisher connection is closing: it no longer holds back per-publisher watermarks
     /// (the new watermark goes out at the end of the loop iteration).
     pub(crate) fn publisher_gone(&mut self, publisher: u64) {
-        for w in self.dispatch.watermarks.iter_mut().flatten() {
+        for w in self.dispatch.routing.iter_mut().filter_map(Routing::watermarks) {
             w.remove_publisher(publisher);
         }
     }
@@ -289,9 +227,5 @@ impl Pool {
     /// Error records made by the reactor since the last call.
     pub(crate) fn take_failures(&mut self) -> Vec<(u32, Vec<u8>)> {
         std::mem::take(&mut self.dispatch.failures)
-    }
-
-    pub(crate) fn reactor_counts(&self, p: usize) -> ReactorCounts {
-        self.dispatch.counts[p]
     }
 }

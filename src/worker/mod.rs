@@ -32,7 +32,7 @@ mod dispatch;
 pub mod idle;
 mod pin;
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::{JoinHandle, Thread};
 use std::time::{Duration, Instant};
@@ -40,72 +40,29 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
 
 use crate::clock::Clock;
-use crate::config::WorkerConfig;
-use crate::ops::{Chain, Counts, Pipeline, TimeMode};
-use crate::reactor::handle::Shared;
-use crate::reactor::stats::QueueStats;
+use crate::metrics::QueueStats;
+use crate::ops::{Chain, Pipeline, PipelineCounters, SharedCounters, TimeMode};
+use crate::wake::Wake;
 use batch::{Batch, Spares};
 pub use idle::IdleStrategy;
 use idle::{Action, Idler, PARK_MAX};
 
 /// Inbound batches a worker takes per duty cycle before it hands results back.
-pub const DRAIN_LIMIT: usize = 64;
+pub(crate) const DRAIN_LIMIT: usize = 64;
 /// Capacity of the result channel shared by the workers, in batches.
-pub const RESULT_CAPACITY: usize = 4096;
+pub(crate) const RESULT_CAPACITY: usize = 4096;
 
-/// Counters of one pipeline on one worker, alone on their cache line.
-#[derive(Debug, Default)]
-#[repr(align(128))]
-pub(crate) struct PipeCounters {
-    records_in: AtomicU64,
-    records_out: AtomicU64,
-    filtered: AtomicU64,
-    invalid_json: AtomicU64,
-    expr_errors: AtomicU64,
-    operator_errors: AtomicU64,
-    windows_fired: AtomicU64,
-    updates: AtomicU64,
-    late_out: AtomicU64,
-    late_dropped: AtomicU64,
-    windows_full: AtomicU64,
-}
-
-impl PipeCounters {
-    fn add(&self, c: Counts) {
-        for (a, v) in [
-            (&self.records_in, c.records_in),
-            (&self.records_out, c.records_out),
-            (&self.filtered, c.filtered),
-            (&self.invalid_json, c.invalid_json),
-            (&self.expr_errors, c.expr_errors),
-            (&self.operator_errors, c.operator_errors),
-            (&self.windows_fired, c.windows_fired),
-            (&self.updates, c.updates),
-            (&self.late_out, c.late_out),
-            (&self.late_dropped, c.late_dropped),
-            (&self.windows_full, c.windows_full),
-        ] {
-            if v > 0 {
-                a.fetch_add(v, Ordering::Relaxed);
-            }
-        }
-    }
-
-    pub(crate) fn load(&self) -> Counts {
-        Counts {
-            records_in: self.records_in.load(Ordering::Relaxed),
-            records_out: self.records_out.load(Ordering::Relaxed),
-            filtered: self.filtered.load(Ordering::Relaxed),
-            invalid_json: self.invalid_json.load(Ordering::Relaxed),
-            expr_errors: self.expr_errors.load(Ordering::Relaxed),
-            operator_errors: self.operator_errors.load(Ordering::Relaxed),
-            windows_fired: self.windows_fired.load(Ordering::Relaxed),
-            updates: self.updates.load(Ordering::Relaxed),
-            late_out: self.late_out.load(Ordering::Relaxed),
-            late_dropped: self.late_dropped.load(Ordering::Relaxed),
-            windows_full: self.windows_full.load(Ordering::Relaxed),
-        }
-    }
+/// How the pool runs (from the `[workers]` configuration).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PoolSettings {
+    /// Worker threads (at least 1).
+    pub(crate) threads: usize,
+    /// Bound of each worker's inbound queue, in batches.
+    pub(crate) queue: usize,
+    /// What an idle worker does.
+    pub(crate) idle: IdleStrategy,
+    /// Pin each worker to its own core.
+    pub(crate) pin: bool,
 }
 
 /// Where a pipeline's results go: output slots, resolved to topics by the reactor.
@@ -134,21 +91,21 @@ pub(crate) struct Pool {
     stop: Arc<AtomicBool>,
     pub(crate) results: Receiver<Batch>,
     /// `[worker * pipelines + pipeline]`.
-    counters: Arc<Vec<PipeCounters>>,
+    counters: Arc<Vec<SharedCounters>>,
     dispatch: dispatch::State,
     /// The pipeline clock (publisher idleness of event-time pipelines).
     clock: Clock,
 }
 
 impl Pool {
-    /// Start `config.count` workers (cores − 1 by default) running `pipelines`.
+    /// Start `config.threads` workers running `pipelines`.
     pub(crate) fn start(
         pipelines: Vec<Pipeline>,
-        config: &WorkerConfig,
-        shared: Arc<Shared>,
+        config: &PoolSettings,
+        wake: Arc<Wake>,
         clock: Clock,
     ) -> std::io::Result<Pool> {
-        let n = config.threads();
+        let n = config.threads.max(1);
         let mut slot_topics = Vec::new();
         let mut slot = |topic: &str| match slot_topics.iter().position(|t| t == topic) {
             Some(i) => i as u32,
@@ -168,8 +125,8 @@ impl Pool {
         let budgets: Arc<Vec<_>> =
             Arc::new(pipelines.iter().map(Pipeline::window_budget).collect());
         let pipelines = Arc::new(pipelines);
-        let counters: Arc<Vec<PipeCounters>> =
-            Arc::new((0..n * pipelines.len()).map(|_| PipeCounters::default()).collect());
+        let counters: Arc<Vec<SharedCounters>> =
+            Arc::new((0..n * pipelines.len()).map(|_| SharedCounters::default()).collect());
         let stop = Arc::new(AtomicBool::new(false));
         let (results_tx, results) = crossbeam_channel::bounded(RESULT_CAPACITY);
         let mut links: Vec<Link> = Vec::with_capacity(n);
@@ -183,11 +140,11 @@ impl Pool {
                 results: results_tx.clone(),
                 pipelines: pipelines.clone(),
                 outputs: outputs.clone(),
-                shared: shared.clone(),
+                wake: wake.clone(),
                 stop: stop.clone(),
                 sleeping: sleeping.clone(),
                 counters: counters.clone(),
-                idle: config.strategy(),
+                idle: config.idle,
                 pin: config.pin,
                 clock: clock.clone(),
                 budgets: budgets.clone(),
@@ -245,23 +202,12 @@ impl Pool {
         (inbound, depth(self.results.len(), self.results.capacity()))
     }
 
-    /// Worker counters of pipeline `p`, summed.
-    pub(crate) fn worker_counts(&self, p: usize) -> Counts {
+    /// Counters of pipeline `p`: the reactor's routing and every worker's, summed.
+    pub(crate) fn counters(&self, p: usize) -> PipelineCounters {
         let np = self.pipelines.len();
-        let mut sum = Counts::default();
+        let mut sum = self.dispatch.counts[p];
         for w in 0..self.links.len() {
-            let c = self.counters[w * np + p].load();
-            sum.records_in += c.records_in;
-            sum.records_out += c.records_out;
-            sum.filtered += c.filtered;
-            sum.invalid_json += c.invalid_json;
-            sum.expr_errors += c.expr_errors;
-            sum.operator_errors += c.operator_errors;
-            sum.windows_fired += c.windows_fired;
-            sum.updates += c.updates;
-            sum.late_out += c.late_out;
-            sum.late_dropped += c.late_dropped;
-            sum.windows_full += c.windows_full;
+            sum.add(&self.counters[w * np + p].load());
         }
         sum
     }
@@ -293,10 +239,10 @@ struct Worker {
     results: Sender<Batch>,
     pipelines: Arc<Vec<Pipeline>>,
     outputs: Vec<Outputs>,
-    shared: Arc<Shared>,
+    wake: Arc<Wake>,
     stop: Arc<AtomicBool>,
     sleeping: Arc<AtomicBool>,
-    counters: Arc<Vec<PipeCounters>>,
+    counters: Arc<Vec<SharedCounters>>,
     idle: IdleStrategy,
     pin: bool,
     clock: Clock,
@@ -371,8 +317,8 @@ impl Worker {
             let np = self.pipelines.len();
             for (p, chain) in chains.iter_mut().enumerate() {
                 let c = chain.take_counts();
-                if c != Counts::default() {
-                    self.counters[self.index * np + p].add(c);
+                if c != PipelineCounters::default() {
+                    self.counters[self.index * np + p].add(&c);
                 }
             }
             if self.stop.load(Ordering::Acquire) {
@@ -441,7 +387,7 @@ impl Worker {
                     Ok(()) => break,
                     Err(crossbeam_channel::SendTimeoutError::Timeout(b)) => {
                         // The reactor is behind: make sure it is awake, then wait again.
-                        let _ = self.shared.waker.wake();
+                        self.wake.wake_now();
                         if self.stop.load(Ordering::Acquire) {
                             return false;
                         }
@@ -451,9 +397,7 @@ impl Worker {
                 }
             }
         }
-        if !self.shared.wake_pending.swap(true, Ordering::AcqRel) {
-            let _ = self.shared.waker.wake();
-        }
+        self.wake.wake();
         true
     }
 

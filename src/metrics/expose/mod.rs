@@ -11,7 +11,7 @@ mod subsystems;
 use std::fmt::Write;
 
 use super::latency::{Latency, BUCKETS_NS};
-use crate::reactor::stats::Stats;
+use crate::metrics::Stats;
 use subsystems::{connectors, pipelines, workers};
 
 /// The `Content-Type` of the exposition.
@@ -242,7 +242,7 @@ fn labelled<const N: usize>(
     }
 }
 
-fn family(w: &mut String, name: &str, kind: &str, help: &str) {
+pub(super) fn family(w: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(w, "# HELP {name} {help}\n# TYPE {name} {kind}");
 }
 

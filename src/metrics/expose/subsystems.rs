@@ -2,8 +2,11 @@
 //! pipelines and the upstream connectors. One series per worker, pipeline or connector, so
 //! their cardinality is bounded by the configuration.
 
-use super::{breakdown, escape, gauge, table};
-use crate::reactor::stats::{PipelineStats, Stats};
+use std::fmt::Write as _;
+
+use super::{breakdown, escape, family, gauge, table};
+use crate::metrics::Stats;
+use crate::ops::PipelineCounters;
 
 /// Worker queues: one series per worker for its inbound queue, one for the shared results.
 pub(super) fn workers(w: &mut String, s: &Stats) {
@@ -41,84 +44,32 @@ pub(super) fn workers(w: &mut String, s: &Stats) {
     );
 }
 
-/// Pipelines: one series per pipeline (and per kind of error or late event).
+/// Pipelines: one series per pipeline (and per kind of error or late event), one family per
+/// entry of [`PipelineCounters::FIELDS`] (counters sharing a family are told apart by a label).
 pub(super) fn pipelines(w: &mut String, s: &Stats) {
-    let pipeline = |p: &PipelineStats| format!("pipeline=\"{}\"", escape(&p.name));
-    table(
-        w,
-        &s.pipelines,
-        pipeline,
-        &[
-            (
-                "sluice_pipeline_messages_in_total",
-                "counter",
-                "Messages published to the pipeline's inputs.",
-                |p| p.messages_in,
-            ),
-            (
-                "sluice_pipeline_records_in_total",
-                "counter",
-                "Messages that entered the pipeline's steps on a worker.",
-                |p| p.records_in,
-            ),
-            (
-                "sluice_pipeline_records_out_total",
-                "counter",
-                "Results published to the pipeline's output topic.",
-                |p| p.records_out,
-            ),
-            ("sluice_pipeline_filtered_total", "counter", "Messages removed by a filter.", |p| {
-                p.filtered
-            }),
-            (
-                "sluice_pipeline_dropped_total",
-                "counter",
-                "Messages dropped because their worker's queue was full (drop-newest).",
-                |p| p.dropped_full,
-            ),
-            (
-                "sluice_pipeline_window_results_total",
-                "counter",
-                "Window results published (late re-firings included).",
-                |p| p.windows_fired,
-            ),
-            (
-                "sluice_pipeline_window_updates_total",
-                "counter",
-                "Window results that were late re-firings (\"update\": true).",
-                |p| p.updates,
-            ),
-            (
-                "sluice_pipeline_windows_full_total",
-                "counter",
-                "Events dropped because they would have opened a window beyond max_windows.",
-                |p| p.windows_full,
-            ),
-        ],
-    );
-    breakdown(
-        w,
-        "sluice_pipeline_late_events_total",
-        "Events past the allowed lateness of an event-time window, by what happened to them.",
-        s.pipelines.iter().map(|p| {
-            (pipeline(p), "action", vec![("published", p.late_out), ("dropped", p.late_dropped)])
-        }),
-    );
-    breakdown(
-        w,
-        "sluice_pipeline_errors_total",
-        "Messages of the pipeline that failed, by kind.",
-        s.pipelines.iter().map(|p| {
-            let kinds = vec![
-                ("invalid_json", p.invalid_json),
-                ("expr", p.expr_errors),
-                ("key", p.key_errors),
-                ("operator", p.operator_errors),
-                ("time", p.time_errors),
-            ];
-            (pipeline(p), "kind", kinds)
-        }),
-    );
+    let labels: Vec<String> =
+        s.pipelines.iter().map(|p| format!("pipeline=\"{}\"", escape(&p.name))).collect();
+    let fields = &PipelineCounters::FIELDS;
+    for (i, info) in fields.iter().enumerate() {
+        if fields[..i].iter().any(|f| f.family == info.family) {
+            continue; // rendered with the first counter of its family
+        }
+        family(w, info.family, "counter", info.help);
+        for (p, l) in s.pipelines.iter().zip(&labels) {
+            let values = p.counters.values();
+            for (j, member) in fields.iter().enumerate().filter(|(_, f)| f.family == info.family) {
+                match member.label {
+                    Some((key, value)) => {
+                        let _ =
+                            writeln!(w, "{}{{{l},{key}=\"{value}\"}} {}", info.family, values[j]);
+                    }
+                    None => {
+                        let _ = writeln!(w, "{}{{{l}}} {}", info.family, values[j]);
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Upstream connectors: one series per connector, labelled with its name and kind.

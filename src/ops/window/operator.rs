@@ -21,7 +21,7 @@ use super::builtin::{Cell, Compiled};
 use super::{Budget, Window};
 use crate::ops::record::Pool;
 use crate::ops::shard::{key_hash, mix64};
-use crate::ops::{Counts, Record};
+use crate::ops::{PipelineCounters, Record};
 
 /// What a worker's window operator needs besides its aggregate.
 #[derive(Clone)]
@@ -39,7 +39,7 @@ pub(crate) struct Cx<'a> {
     /// Late events are wanted (the pipeline has a late topic).
     pub(crate) keep_late: bool,
     pub(crate) pool: &'a mut Pool,
-    pub(crate) counts: &'a mut Counts,
+    pub(crate) counts: &'a mut PipelineCounters,
     /// (why, payload) of failed events, when the pipeline has an error topic.
     pub(crate) failures: Option<&'a mut Vec<(String, Vec<u8>)>>,
 }

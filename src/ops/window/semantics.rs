@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use super::{Aggregate, Aggregates, Budget, Fields, Window};
 use crate::clock::Clock;
-use crate::ops::replay::{replay_to, ReplayOutput, ReplaySummary};
+use crate::ops::replay::{replay_to, ReplayOutput};
+use crate::ops::PipelineCounters;
 use crate::ops::{Chain, EventTime, Pipeline, Record};
 
 fn ms(n: u64) -> Duration {
@@ -30,7 +31,7 @@ fn run(
     p: &Pipeline,
     workers: usize,
     events: &[(&str, i64)],
-) -> (Vec<String>, Vec<String>, ReplaySummary) {
+) -> (Vec<String>, Vec<String>, PipelineCounters) {
     let input: String =
         events.iter().map(|(k, ts)| format!("{{\"k\":\"{k}\",\"ts\":{ts},\"v\":1}}\n")).collect();
     let (mut out, mut err, mut late) = (Vec::new(), Vec::new(), Vec::new());

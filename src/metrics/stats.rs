@@ -1,5 +1,6 @@
-//! Counters kept by the reactor thread (plain integers: it is their only writer) and handed out
-//! as snapshots through [`crate::Handle::stats`] or [`crate::Reactor::stats`].
+//! The snapshot of the relay's counters, handed out through [`crate::Handle::stats`] or
+//! [`crate::Reactor::stats`]. The counters behind it are plain integers kept by the reactor
+//! thread (their only writer) and relaxed atomics written by the workers.
 //!
 //! A [`Stats`] is the one source of every number Sluice shows: `/metrics` renders it
 //! ([`crate::metrics::render`]), the dashboard's live feed is built from it, and an embedding
@@ -9,6 +10,7 @@
 use std::time::Duration;
 
 use crate::metrics::{Drops, Latency, TopicStats};
+use crate::ops::PipelineCounters;
 
 /// A snapshot of the reactor's counters since it started.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -120,9 +122,8 @@ impl QueueStats {
     }
 }
 
-/// Counters of one pipeline since the reactor started. Reading them: `messages_in` =
-/// `dropped_full` + `invalid_json`/`key_errors` found while routing + `records_in` (handed to a
-/// worker, once the workers caught up); of those, each ends as a result, `filtered`, or an error.
+/// One pipeline's name, topics and counters since the reactor started. It dereferences to its
+/// [`PipelineCounters`], so `stats.pipelines[0].records_out` reads a counter directly.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct PipelineStats {
@@ -132,45 +133,14 @@ pub struct PipelineStats {
     pub from: Vec<String>,
     /// The topic its results are published to.
     pub to: String,
-    /// Messages published to the pipeline's input topics.
-    pub messages_in: u64,
-    /// Messages dropped because their worker's queue was full (the drop-newest policy).
-    pub dropped_full: u64,
-    /// Messages that entered the steps on a worker.
-    pub records_in: u64,
-    /// Results published to the output topic.
-    pub records_out: u64,
-    /// Messages removed by a filter (or a `map`/`flat_map` with no output).
-    pub filtered: u64,
-    /// Messages that were not valid JSON where JSON was needed (routing by key or a jq step).
-    pub invalid_json: u64,
-    /// Messages on which a jq expression failed at run time.
-    pub expr_errors: u64,
-    /// Messages whose key path does not apply (e.g. `.a.b` where `.a` is a number).
-    pub key_errors: u64,
-    /// Messages a custom operator reported as failed (`Emitter::fail`).
-    pub operator_errors: u64,
-    /// Messages whose event time could not be read (event-time pipelines).
-    pub time_errors: u64,
-    /// Window results published (late re-firings included).
-    pub windows_fired: u64,
-    /// Of those, late re-firings (`"update": true`).
-    pub updates: u64,
-    /// Events past the allowed lateness published to the late topic.
-    pub late_out: u64,
-    /// Events past the allowed lateness dropped (no late topic).
-    pub late_dropped: u64,
-    /// Events dropped because they would have opened a window beyond `max_windows`.
-    pub windows_full: u64,
+    /// Its counters: the reactor's routing and every worker's, summed.
+    pub counters: PipelineCounters,
 }
 
-impl PipelineStats {
-    /// Every message that failed, of any kind.
-    pub fn errors(&self) -> u64 {
-        self.invalid_json
-            + self.expr_errors
-            + self.key_errors
-            + self.operator_errors
-            + self.time_errors
+impl std::ops::Deref for PipelineStats {
+    type Target = PipelineCounters;
+
+    fn deref(&self) -> &PipelineCounters {
+        &self.counters
     }
 }

@@ -1,22 +1,21 @@
 //! The cross-thread [`Handle`]: publish from any thread, ask for statistics, stop the reactor.
 //!
-//! Commands travel over a bounded `crossbeam-channel`; the reactor is woken through its
-//! `mio::Waker`. Wake-ups are coalesced: a sender only calls the waker (a syscall) when no wake-up
-//! is already pending, and the reactor clears the pending flag *before* draining the channel, so
-//! a command is never left behind.
+//! Commands travel over a bounded `crossbeam-channel` of [`COMMAND_CAPACITY`] commands (a full
+//! channel is [`HandleError::Full`], never a block); the reactor is woken through its
+//! `mio::Waker`, coalesced by [`Wake`], and takes at most a budget of commands per loop
+//! iteration.
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
-use mio::Waker;
 
 use crate::connector::resolve::Resolved;
 use crate::connector::{Connector, ConnectorError, Prepared};
-use crate::reactor::stats::Stats;
+use crate::metrics::Stats;
 use crate::topic::{validate_topic, TopicError};
+use crate::wake::Wake;
 
 /// Capacity of the command channel from handles to the reactor.
 pub(crate) const COMMAND_CAPACITY: usize = 64 * 1024;
@@ -94,19 +93,11 @@ pub(crate) enum Command {
     Resolved(Resolved),
 }
 
-/// State shared by the reactor and its handles.
-pub(crate) struct Shared {
-    pub(crate) waker: Waker,
-    pub(crate) wake_pending: AtomicBool,
-    pub(crate) stop: AtomicBool,
-    pub(crate) stopped: AtomicBool,
-}
-
 /// A cloneable, `Send` handle to a running reactor.
 #[derive(Clone)]
 pub struct Handle {
     tx: Sender<Command>,
-    shared: Arc<Shared>,
+    wake: Arc<Wake>,
 }
 
 impl fmt::Debug for Handle {
@@ -116,15 +107,9 @@ impl fmt::Debug for Handle {
 }
 
 impl Handle {
-    pub(crate) fn new(waker: Waker) -> (Handle, Receiver<Command>, Arc<Shared>) {
+    pub(crate) fn new(wake: Arc<Wake>) -> (Handle, Receiver<Command>) {
         let (tx, rx) = crossbeam_channel::bounded(COMMAND_CAPACITY);
-        let shared = Arc::new(Shared {
-            waker,
-            wake_pending: AtomicBool::new(false),
-            stop: AtomicBool::new(false),
-            stopped: AtomicBool::new(false),
-        });
-        (Handle { tx, shared: shared.clone() }, rx, shared)
+        (Handle { tx, wake }, rx)
     }
 
     /// Publish a message to a topic, as if a `/pub/<topic>` connection had sent it. Never blocks.
@@ -166,13 +151,12 @@ impl Handle {
     /// Ask the reactor to stop gracefully: it stops accepting, closes every client with `1001`,
     /// flushes what is queued (bounded by `shutdown_timeout`) and returns from `run()`.
     pub fn stop(&self) {
-        self.shared.stop.store(true, Ordering::Release);
-        let _ = self.shared.waker.wake();
+        self.wake.request_stop();
     }
 
     /// True once the reactor has returned from `run()`.
     pub fn is_stopped(&self) -> bool {
-        self.shared.stopped.load(Ordering::Acquire)
+        self.wake.is_stopped()
     }
 
     pub(crate) fn send(&self, cmd: Command) -> Result<(), HandleError> {
@@ -181,9 +165,7 @@ impl Handle {
         }
         match self.tx.try_send(cmd) {
             Ok(()) => {
-                if !self.shared.wake_pending.swap(true, Ordering::AcqRel) {
-                    let _ = self.shared.waker.wake();
-                }
+                self.wake.wake();
                 Ok(())
             }
             Err(TrySendError::Full(_)) => Err(HandleError::Full),
