@@ -52,6 +52,16 @@ impl Clock {
         }
     }
 
+    /// The clock's instant for a moment the monotonic clock read as `real`: `real` itself for
+    /// the system clock (no second clock read), the manual time otherwise.
+    #[inline]
+    pub fn instant_at(&self, real: Instant) -> Instant {
+        match self {
+            Clock::System => real,
+            Clock::Manual(_) => self.instant(),
+        }
+    }
+
     /// Now, in milliseconds since the Unix epoch (or the manual time).
     pub fn now_ms(&self) -> u64 {
         match self {

@@ -72,11 +72,25 @@ pub(crate) enum Side {
 pub(crate) enum Verdict {
     /// Nothing: go on.
     Continue,
-    /// Start the closing handshake: queue a close frame (empty without a reason), discarding
-    /// unsent messages first if `discard`.
-    Close { reason: Option<CloseReason>, discard: bool },
+    /// Start the closing handshake (boxed: a verdict is returned on every read, a close rarely).
+    Close(Box<Closing>),
     /// Free the connection now (deregister, leave its topics, drop the socket).
     Drop,
+}
+
+/// How to close: a close frame (empty without a reason), after discarding the unsent messages
+/// first if `discard`.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Closing {
+    pub(crate) reason: Option<CloseReason>,
+    pub(crate) discard: bool,
+}
+
+impl Verdict {
+    /// Close with `reason` (`None`: an empty close frame); `discard` drops unsent messages.
+    pub(crate) fn close(reason: Option<CloseReason>, discard: bool) -> Verdict {
+        Verdict::Close(Box::new(Closing { reason, discard }))
+    }
 }
 
 /// Outcome of [`Conn::closing_flushed`].

@@ -15,7 +15,7 @@ impl Reactor {
     pub(super) fn apply(&mut self, key: usize, verdict: Verdict, now: Instant) {
         match verdict {
             Verdict::Continue => {}
-            Verdict::Close { reason, discard } => self.close(key, reason.as_ref(), discard, now),
+            Verdict::Close(c) => self.close(key, c.reason.as_ref(), c.discard, now),
             Verdict::Drop => self.free(key, now),
         }
     }

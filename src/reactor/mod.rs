@@ -310,9 +310,11 @@ impl Reactor {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(Error::Io(e)),
         }
-        let now = self.control.clock.instant();
+        // One clock read: the handlers' instant, and the start of the iteration's busy time.
+        let real = Instant::now();
+        let now = self.control.clock.instant_at(real);
         if self.observe.metrics.latency {
-            self.observe.metrics.begin_iteration(Instant::now());
+            self.observe.metrics.begin_iteration(real);
         }
         let woken = self.collect_events();
         if self.pending.accept_more && self.pending.accept_resume.is_none_or(|t| now >= t) {

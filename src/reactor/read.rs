@@ -77,7 +77,7 @@ impl Reactor {
             let verdict = self.consume(key, held, in_scratch, n, now);
             match verdict {
                 Verdict::Continue => {}
-                Verdict::Close { .. } => self.apply(key, verdict, now),
+                Verdict::Close(_) => self.apply(key, verdict, now),
                 Verdict::Drop => return Verdict::Drop,
             }
             if drained {
@@ -92,6 +92,7 @@ impl Reactor {
     }
 
     /// Hand `held` + the `n` new bytes to the state's handler and keep what it leaves.
+    #[inline]
     fn consume(
         &mut self,
         key: usize,
@@ -122,6 +123,7 @@ impl Reactor {
 
     /// Bytes for connection `key`, by state: (bytes consumed, verdict). Unconsumed bytes (a
     /// partial request head or frame) are kept by the caller.
+    #[inline]
     fn on_bytes(&mut self, key: usize, data: &mut [u8], now: Instant) -> (usize, Verdict) {
         match self.conns[key].state() {
             State::Http(_) => self.on_http(key, data, now),

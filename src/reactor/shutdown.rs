@@ -33,7 +33,7 @@ impl Reactor {
         for key in self.conns.keys() {
             let verdict = match self.conns[key].state() {
                 State::Http(_) | State::Connecting { .. } | State::Handshaking(_) => Verdict::Drop,
-                State::Open(_) => Verdict::Close { reason: Some(reason.clone()), discard: false },
+                State::Open(_) => Verdict::close(Some(reason.clone()), false),
                 State::Closing { .. } | State::Linger { .. } => Verdict::Continue,
             };
             self.apply(key, verdict, now);

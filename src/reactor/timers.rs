@@ -92,20 +92,20 @@ impl Reactor {
                         self.policy.limits.max_queued_bytes
                     );
                     let reason = CloseReason::new(frames::CLOSE_POLICY, why);
-                    return Verdict::Close { reason: Some(reason), discard: true };
+                    return Verdict::close(Some(reason), true);
                 }
                 Verdict::Continue
             }
             TimerVerdict::Close(reason) => {
                 self.observe.stats.keepalive_closes += 1;
                 log::info!("conn {} {}: {}", conn.id, conn.peer, reason.reason);
-                Verdict::Close { reason: Some(reason), discard: true }
+                Verdict::close(Some(reason), true)
             }
             TimerVerdict::Expired => {
                 self.observe.stats.token_expiry_closes += 1;
                 log::info!("conn {} {}: token expired", conn.id, conn.peer);
                 let reason = CloseReason::new(frames::CLOSE_POLICY, "token expired");
-                Verdict::Close { reason: Some(reason), discard: true }
+                Verdict::close(Some(reason), true)
             }
             TimerVerdict::Drop => {
                 if matches!(conn.state(), State::Http(_)) {

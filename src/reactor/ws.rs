@@ -143,7 +143,7 @@ impl Reactor {
                 self.policy.limits.max_messages_per_sec
             );
             let reason = CloseReason::new(frames::CLOSE_POLICY, why);
-            return Some(Verdict::Close { reason: Some(reason), discard: true });
+            return Some(Verdict::close(Some(reason), true));
         }
         if let Sink::Topic(topic) = pass.sink {
             self.publish_batch(topic, pass.publisher, now);
@@ -171,10 +171,7 @@ impl Reactor {
         self.observe.stats.slow_consumer_closes += 1;
         let bound = self.policy.limits.max_queued_bytes;
         let why = format!("slow consumer: more than {bound} bytes queued");
-        Some(Verdict::Close {
-            reason: Some(CloseReason::new(frames::CLOSE_POLICY, why)),
-            discard: true,
-        })
+        Some(Verdict::close(Some(CloseReason::new(frames::CLOSE_POLICY, why)), true))
     }
 
     /// The peer's close frame: echo its code (RFC 6455 §5.5.1).
@@ -182,7 +179,7 @@ impl Reactor {
         let code = code.flatten();
         let shown = code.map_or("no code".into(), |c| c.to_string());
         self.conns[key].note(format!("closed by the upstream ({shown})"));
-        Verdict::Close { reason: code.map(|code| CloseReason::new(code, "")), discard: false }
+        Verdict::close(code.map(|code| CloseReason::new(code, "")), false)
     }
 
     /// A protocol violation: counted, and the connection closed with the code it calls for.
@@ -198,7 +195,7 @@ impl Reactor {
             }
         }
         log::debug!("conn {} {}: closing {} ({})", conn.id, conn.peer, reason.code, reason.reason);
-        Verdict::Close { reason: Some(reason), discard: false }
+        Verdict::close(Some(reason), false)
     }
 
     /// The inbound rate limit, checked once per parsed batch (not per message, so the frame loop
