@@ -21,11 +21,13 @@ pub use crate::access::config::{Access, Secret, StaticToken};
 pub use crate::tls::TlsFiles;
 mod pipeline;
 mod span;
+mod topic;
 mod window;
 pub use connector::{BackoffConfig, ConnectorConfig, Messages};
 pub use pipeline::{
     check_pipelines, PartitionConfig, PipelineConfig, StepConfig, TopicName, Topics, WorkerConfig,
 };
+pub use topic::{HistoryConfig, SlowPolicy, TopicConfig};
 pub use window::{AggregateConfig, Millis, SignedMillis, TimeConfig, WindowConfig};
 
 /// Everything the reactor needs to run. Build it with [`Config::default()`] and adjust fields, or
@@ -54,6 +56,9 @@ pub struct Config {
     /// Topics pushed to upstream endpoints (`[[sink]]` tables).
     #[serde(rename = "sink")]
     pub sinks: Vec<ConnectorConfig>,
+    /// Delivery settings by topic pattern (`[[topic]]` tables): history, resume, slow consumers.
+    #[serde(rename = "topic")]
+    pub topics: Vec<TopicConfig>,
 }
 
 impl Default for Config {
@@ -68,6 +73,7 @@ impl Default for Config {
             pipelines: Vec::new(),
             sources: Vec::new(),
             sinks: Vec::new(),
+            topics: Vec::new(),
         }
     }
 }
@@ -160,6 +166,10 @@ pub struct Limits {
     /// Messages a connection may send at once before the rate applies. Default `0`: the same as
     /// `max_messages_per_sec` (one second's worth).
     pub message_burst: u32,
+    /// Bound on the history of every topic together (`[[topic]]` `history`). Default 64 MiB.
+    /// Past it the oldest messages of any topic are evicted first, and counted.
+    #[serde(deserialize_with = "de_size")]
+    pub max_history_bytes: usize,
 }
 
 impl Default for Limits {
@@ -182,6 +192,7 @@ impl Default for Limits {
             max_connections_per_ip: 0,
             max_messages_per_sec: 0,
             message_burst: 0,
+            max_history_bytes: 64 << 20,
         }
     }
 }
@@ -230,6 +241,12 @@ impl Config {
             let span = table_key_span(text, "pipeline", i, key);
             located(Some(format!("pipeline[{i}].{key}")), span, message)
         })?;
+        for (i, t) in config.topics.iter().enumerate() {
+            t.check().map_err(|(key, message)| {
+                let span = table_key_span(text, "topic", i, key);
+                located(Some(format!("topic[{i}].{key}")), span, message)
+            })?;
+        }
         connector::check_connectors(&config.sources, &config.sinks).map_err(
             |(table, i, key, message)| {
                 let span = table_key_span(text, table, i, &key);

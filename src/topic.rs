@@ -1,4 +1,5 @@
-//! Topic names: what a valid name is, and the id a live topic has in the router's registry.
+//! Topic names: what a valid name is, patterns of names, and the id a live topic has in the
+//! router's registry.
 
 use std::fmt;
 
@@ -43,6 +44,37 @@ pub fn validate_topic(name: &str) -> Result<(), TopicError> {
     match name.bytes().find(|b| !(b.is_ascii_alphanumeric() || b"._:-".contains(b))) {
         Some(b) => Err(TopicError::BadByte(b)),
         None => Ok(()),
+    }
+}
+
+/// A topic pattern: a topic name (exact), a prefix followed by `*` (`prices.*` matches
+/// `prices.eur`), or `*` alone (every topic). Rights and `[[topic]]` tables use them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum TopicPattern {
+    Exact(String),
+    Prefix(String),
+    Any,
+}
+
+impl TopicPattern {
+    pub(crate) fn parse(p: &str) -> Result<TopicPattern, String> {
+        if p == "*" {
+            return Ok(TopicPattern::Any);
+        }
+        if let Some(prefix) = p.strip_suffix('*') {
+            validate_topic(prefix).map_err(|e| format!("bad topic prefix: {e}"))?;
+            return Ok(TopicPattern::Prefix(prefix.to_string()));
+        }
+        validate_topic(p).map_err(|e| format!("bad topic pattern: {e}"))?;
+        Ok(TopicPattern::Exact(p.to_string()))
+    }
+
+    pub(crate) fn matches(&self, topic: &str) -> bool {
+        match self {
+            TopicPattern::Exact(t) => t == topic,
+            TopicPattern::Prefix(p) => topic.starts_with(p.as_str()),
+            TopicPattern::Any => true,
+        }
     }
 }
 

@@ -26,6 +26,7 @@ use ring::hmac;
 
 use crate::conn::http::{Request, Response};
 use crate::endpoint::Target;
+use crate::topic::TopicPattern;
 use config::Access;
 use origin::OriginPattern;
 use rights::Rights;
@@ -51,9 +52,11 @@ pub(crate) enum Refusal {
 }
 
 /// What an admitted upgrade carries on: the credential's expiry (Unix seconds), if any.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Admitted {
     pub(crate) expires_unix: Option<f64>,
+    /// The topics the credential may subscribe to (`None`: no authentication, any topic).
+    pub(crate) may_subscribe: Option<Box<[TopicPattern]>>,
 }
 
 impl Gate {
@@ -128,7 +131,7 @@ impl Gate {
             }
         }
         if !self.auth_enabled() {
-            return Ok(Admitted { expires_unix: None });
+            return Ok(Admitted { expires_unix: None, may_subscribe: None });
         }
         let Some(token) = self.find_token(req) else {
             return Err(unauthenticated(
@@ -150,7 +153,7 @@ impl Gate {
                 Response::error(403, &format!("this token may not {verb} `{topic}`")),
             ));
         }
-        Ok(Admitted { expires_unix })
+        Ok(Admitted { expires_unix, may_subscribe: Some(rights.subscribe.into_boxed_slice()) })
     }
 
     fn authenticate(

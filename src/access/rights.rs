@@ -1,39 +1,7 @@
-//! Per-topic rights: what a credential may publish to and subscribe to.
-//!
-//! A pattern is a topic name (exact), a prefix followed by `*` (`prices.*` matches
-//! `prices.eur`), or `*` alone (every topic).
+//! Per-topic rights: what a credential may publish to and subscribe to, as topic patterns
+//! ([`TopicPattern`]).
 
-use crate::topic::validate_topic;
-
-/// One topic pattern.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum TopicPattern {
-    Exact(String),
-    Prefix(String),
-    Any,
-}
-
-impl TopicPattern {
-    pub(crate) fn parse(p: &str) -> Result<TopicPattern, String> {
-        if p == "*" {
-            return Ok(TopicPattern::Any);
-        }
-        if let Some(prefix) = p.strip_suffix('*') {
-            validate_topic(prefix).map_err(|e| format!("bad topic prefix: {e}"))?;
-            return Ok(TopicPattern::Prefix(prefix.to_string()));
-        }
-        validate_topic(p).map_err(|e| format!("bad topic pattern: {e}"))?;
-        Ok(TopicPattern::Exact(p.to_string()))
-    }
-
-    fn matches(&self, topic: &str) -> bool {
-        match self {
-            TopicPattern::Exact(t) => t == topic,
-            TopicPattern::Prefix(p) => topic.starts_with(p.as_str()),
-            TopicPattern::Any => true,
-        }
-    }
-}
+pub(crate) use crate::topic::TopicPattern;
 
 /// The rights of one credential.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -159,13 +159,18 @@ pub(crate) fn check_upgrade(req: &Request<'_>) -> Result<String, Response> {
     Ok(tungstenite::handshake::derive_accept_key(key.as_bytes()))
 }
 
-/// The `101 Switching Protocols` response. No extension and no subprotocol is ever accepted.
-pub(crate) fn switching_protocols(accept: &str) -> Vec<u8> {
-    format!(
+/// The `101 Switching Protocols` response, with the extra headers given (a chosen
+/// subprotocol, a negotiated extension).
+pub(crate) fn switching_protocols(accept: &str, extra: &[(&str, &str)]) -> Vec<u8> {
+    let mut s = format!(
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Accept: {accept}\r\n\r\n"
-    )
-    .into_bytes()
+         Sec-WebSocket-Accept: {accept}\r\n"
+    );
+    for (name, value) in extra {
+        let _ = write!(s, "{name}: {value}\r\n");
+    }
+    s.push_str("\r\n");
+    s.into_bytes()
 }
 
 /// A base64 string that decodes to exactly 16 bytes: 22 alphabet characters then `==`.

@@ -40,7 +40,7 @@ use frames::CloseReason;
 use out::OutQueue;
 use transport::Transport;
 
-pub(crate) use state::{Handshaking, Http, Open, Role, State};
+pub(crate) use state::{Handshaking, Http, Open, Role, State, Subscriptions};
 pub(crate) use table::Conns;
 
 /// What a connection's state machine needs from the configuration's limits.
@@ -135,6 +135,9 @@ pub(crate) struct Conn {
     pub(crate) dirty: bool,
     /// The peer has sent EOF.
     pub(crate) peer_eof: bool,
+    /// A subscriber behind its topics' slow-consumer policy: owed a gap or held values once
+    /// its queue drains.
+    pub(crate) owed: bool,
     /// The instant the armed timer is due, if one is armed.
     pub(crate) timer_at: Option<Instant>,
     /// Last time anything arrived from the peer.
@@ -159,6 +162,7 @@ impl Conn {
             out: OutQueue::new(settings.max_queued_bytes),
             dirty: false,
             peer_eof: false,
+            owed: false,
             timer_at: None,
             last_rx: now,
         }

@@ -87,6 +87,16 @@ impl OutQueue {
         OutQueue { chunks: VecDeque::new(), queued: 0, essential: 0, bound }
     }
 
+    /// The bound on unsent data bytes.
+    pub(crate) fn bound(&self) -> usize {
+        self.bound
+    }
+
+    /// Data bytes [`OutQueue::push`] would take now.
+    pub(crate) fn room(&self) -> usize {
+        self.bound.saturating_sub(self.queued)
+    }
+
     /// Unsent bytes are at or over the bound: [`OutQueue::push`] of anything refuses.
     pub(crate) fn is_full(&self) -> bool {
         self.queued >= self.bound

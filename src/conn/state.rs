@@ -6,7 +6,7 @@ use std::time::Instant;
 use super::frames::{FrameReader, Role as FrameRole};
 use super::keepalive::keepalive;
 use super::{Settings, TimerVerdict};
-use crate::topic::TopicId;
+use crate::topic::{TopicId, TopicPattern};
 
 /// Where a connection is in its life.
 #[derive(Debug)]
@@ -109,14 +109,32 @@ impl Handshaking {
 pub(crate) enum Role {
     /// `/pub/<topic>`: every message is published to the topic.
     Publish(TopicId),
-    /// `/sub/<topics>`: receives the topics' messages; each entry is (topic, slot in its set).
-    Subscribe(Box<[(TopicId, usize)]>),
+    /// `/sub/<topics>`: receives the topics' messages.
+    Subscribe(Box<Subscriptions>),
     /// `/echo`: every message is sent back.
     Echo,
     /// The dashboard's live feed; the value is its slot in the feed's set.
     Feed(usize),
     /// A connector's connection: a source publishes what it receives to its topic.
     Upstream(Option<TopicId>),
+}
+
+/// What a subscriber connection is subscribed to, and how.
+#[derive(Debug)]
+pub(crate) struct Subscriptions {
+    /// It speaks `sluice.v1` (envelopes, control messages, `subscribe` commands).
+    pub(crate) envelope: bool,
+    /// (topic, slot in the topic's subscriber set).
+    pub(crate) list: Vec<(TopicId, usize)>,
+    /// The topics its credential may subscribe to (`None`: any), for `subscribe` commands.
+    pub(crate) may_subscribe: Option<Box<[TopicPattern]>>,
+}
+
+impl Subscriptions {
+    /// Whether a `subscribe` command may name `topic`.
+    pub(crate) fn may_subscribe(&self, topic: &str) -> bool {
+        self.may_subscribe.as_ref().is_none_or(|p| p.iter().any(|p| p.matches(topic)))
+    }
 }
 
 /// An open WebSocket.

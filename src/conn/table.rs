@@ -80,6 +80,23 @@ impl Conns {
         Ok(())
     }
 
+    /// Data bytes connection `key` can take now (0 if it does not exist).
+    pub(crate) fn room(&self, key: usize) -> usize {
+        self.slab.get(key).map_or(0, |c| c.out.room())
+    }
+
+    /// The bound of connection `key`'s queue.
+    pub(crate) fn bound(&self, key: usize) -> usize {
+        self.slab.get(key).map_or(0, |c| c.out.bound())
+    }
+
+    /// Note that connection `key` is owed messages (a gap, held values) once its queue drains.
+    pub(crate) fn owe(&mut self, key: usize) {
+        if let Some(conn) = self.slab.get_mut(key) {
+            conn.owed = true;
+        }
+    }
+
     /// Queue a control frame to `key` within its bound plus the control reserve.
     pub(crate) fn queue_control(&mut self, key: usize, data: Arc<[u8]>) -> Result<(), Full> {
         self.slab[key].out.push_control(data)?;

@@ -33,7 +33,7 @@ pub use stats::{PipelineStats, QueueStats, Stats};
 pub use topics::{Drops, TopicStats, OTHER_TOPICS};
 
 pub(crate) use history::History;
-pub(crate) use topics::{SeriesId, TopicTable};
+pub(crate) use topics::{Counters, SeriesId, TopicTable};
 
 /// Default cap on per-topic series (`metrics.max_topic_series`).
 pub const DEFAULT_MAX_TOPIC_SERIES: usize = 100;

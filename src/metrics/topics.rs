@@ -25,6 +25,15 @@ pub struct Drops {
     /// A publisher's message refused as invalid (bad UTF-8, over the size limits, a protocol
     /// error); the publisher was closed with `1007`, `1009` or `1002`.
     pub invalid: u64,
+    /// Not sent to a subscriber behind its bound under the `skip` policy (it was told with a
+    /// `gap`); one count per message per such subscriber.
+    pub skipped: u64,
+    /// Replaced by a newer value of the same key for a subscriber behind its bound under the
+    /// `latest` policy (it was told with `"conflated":n`); one count per replaced message.
+    pub conflated: u64,
+    /// Lost before the topic (a worker queue that dropped, an operator that failed, an upstream
+    /// that reconnected): one count per gap marker in the stream.
+    pub lost: u64,
 }
 
 impl Drops {
@@ -34,6 +43,9 @@ impl Drops {
             ("no_subscriber", self.no_subscriber),
             ("slow_consumer", self.slow_consumer),
             ("invalid", self.invalid),
+            ("skipped", self.skipped),
+            ("conflated", self.conflated),
+            ("lost", self.lost),
         ]
         .into_iter()
     }
@@ -47,6 +59,9 @@ impl Drops {
         self.no_subscriber += other.no_subscriber;
         self.slow_consumer += other.slow_consumer;
         self.invalid += other.invalid;
+        self.skipped += other.skipped;
+        self.conflated += other.conflated;
+        self.lost += other.lost;
     }
 }
 
@@ -70,6 +85,13 @@ pub struct TopicStats {
     pub bytes_out: u64,
     /// Messages dropped, by reason.
     pub drops: Drops,
+    /// Messages (and gap markers) kept in history now.
+    pub history_messages: u64,
+    /// Bytes kept in history now.
+    pub history_bytes: u64,
+    /// Messages evicted from history by `limits.max_history_bytes` (not by the topic's own
+    /// size or age).
+    pub history_evicted: u64,
 }
 
 /// Counters updated on the hot path.
@@ -80,6 +102,7 @@ pub(crate) struct Counters {
     pub(crate) messages_out: u64,
     pub(crate) bytes_out: u64,
     pub(crate) drops: Drops,
+    pub(crate) history_evicted: u64,
 }
 
 /// Index of a series in the table.
@@ -133,12 +156,13 @@ impl TopicTable {
         self.names.len() - 1
     }
 
-    /// Every series with its counters; gauges are filled in by `live(series) -> (subs, pubs)`.
-    pub(crate) fn snapshot(&self, mut live: impl FnMut(SeriesId) -> (u64, u64)) -> Vec<TopicStats> {
+    /// Every series with its counters; gauges are filled in by
+    /// `live(series) -> [subscribers, publishers, history messages, history bytes]`.
+    pub(crate) fn snapshot(&self, mut live: impl FnMut(SeriesId) -> [u64; 4]) -> Vec<TopicStats> {
         (0..self.names.len())
             .map(|id| {
                 let c = &self.counters[id];
-                let (subscribers, publishers) = live(id);
+                let [subscribers, publishers, history_messages, history_bytes] = live(id);
                 TopicStats {
                     name: self.names[id].to_string(),
                     subscribers,
@@ -148,6 +172,9 @@ impl TopicTable {
                     messages_out: c.messages_out,
                     bytes_out: c.bytes_out,
                     drops: c.drops,
+                    history_messages,
+                    history_bytes,
+                    history_evicted: c.history_evicted,
                 }
             })
             .collect()
@@ -169,7 +196,7 @@ mod tests {
         assert_eq!(c, d);
         assert!(c != a && c != b);
         t.counters[c].messages_in += 3;
-        let snap = t.snapshot(|_| (0, 0));
+        let snap = t.snapshot(|_| [0; 4]);
         let names: Vec<_> = snap.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(names, ["a", "b", OTHER_TOPICS]);
         assert_eq!(snap[2].messages_in, 3);
@@ -179,6 +206,6 @@ mod tests {
     fn a_zero_cap_aggregates_everything() {
         let mut t = TopicTable::new(0);
         assert_eq!(t.series("x"), t.series("y"));
-        assert_eq!(t.snapshot(|_| (0, 0)).len(), 1);
+        assert_eq!(t.snapshot(|_| [0; 4]).len(), 1);
     }
 }

@@ -25,8 +25,11 @@ pub struct Record {
     pub(crate) stale: bool,
     /// Event time in milliseconds (`i64::MIN`: none, as in Flink).
     pub(crate) ts: i64,
-    /// The watermark in force when the reactor read the message (`i64::MIN`: none).
+    /// The watermark in force when the reactor read the message (`i64::MIN`: none); for a
+    /// window result, the watermark at which the window fired.
     pub(crate) wm: i64,
+    /// A window result (or a record made from one): whether no later firing can update it.
+    pub(crate) window_final: Option<bool>,
 }
 
 impl fmt::Debug for Record {
@@ -55,7 +58,16 @@ impl Record {
     }
 
     pub(crate) fn from_parts(text: bool, payload: Vec<u8>) -> Record {
-        Record { text, payload, key: None, json: None, stale: false, ts: i64::MIN, wm: i64::MIN }
+        Record {
+            text,
+            payload,
+            key: None,
+            json: None,
+            stale: false,
+            ts: i64::MIN,
+            wm: i64::MIN,
+            window_final: None,
+        }
     }
 
     /// True for a text message, false for binary.
@@ -120,6 +132,7 @@ impl Record {
         r.key = self.key.clone();
         r.ts = self.ts;
         r.wm = self.wm;
+        r.window_final = self.window_final;
         r
     }
 
@@ -182,6 +195,7 @@ impl Pool {
         let mut r = self.record(true, b"", parent.key.as_deref());
         r.ts = parent.ts;
         r.wm = parent.wm;
+        r.window_final = parent.window_final;
         r.set_json(v);
         r
     }

@@ -43,10 +43,15 @@ impl Reactor {
                     Closed::Linger | Closed::Pending => Verdict::Continue,
                 }
             }
-            Ok(_) => {
+            Ok(flushed) => {
                 if matches!(conn.state(), State::Http(h) if h.paused) && !conn.out.is_full() {
                     // Backpressure off: its waiting requests are handled next iteration.
                     self.pending.resume.push(key);
+                }
+                if conn.owed && flushed == Flushed::All {
+                    // A subscriber behind its topics' slow-consumer policy has drained.
+                    conn.owed = false;
+                    self.pending.owed.push(key);
                 }
                 Verdict::Continue
             }

@@ -51,8 +51,8 @@ impl Reactor {
     fn retire(&mut self, role: Role, publisher: u64) {
         match role {
             Role::Publish(topic) => self.router.leave_publisher(topic, publisher),
-            Role::Subscribe(list) => {
-                for &(topic, slot) in list.iter() {
+            Role::Subscribe(subs) => {
+                for &(topic, slot) in subs.list.iter() {
                     self.router.unsubscribe(topic, slot);
                 }
             }
@@ -110,6 +110,7 @@ impl Reactor {
             connectors: &mut self.connectors,
             slow: &mut self.scratch.slow,
             stamp_ns: self.observe.metrics.stamp(),
+            now,
         };
         let result = f(&mut self.router, &mut self.scratch.batch, &mut out);
         self.close_slow(now);

@@ -36,6 +36,7 @@ mod policy;
 mod read;
 mod serve;
 mod shutdown;
+mod subscribe;
 mod timers;
 mod token;
 mod upstream;
@@ -63,7 +64,7 @@ use crate::error::Error;
 use crate::handle::{Command, Handle};
 use crate::metrics::{Registry, Stats};
 use crate::ops::Pipeline;
-use crate::route::{Batch, Router};
+use crate::route::{Batch, Policies, Router};
 use crate::topic::validate_topic;
 use crate::wake::Wake;
 use token::{conn_key, LISTENER, WAKER};
@@ -119,6 +120,8 @@ struct Pending {
     read_more: Vec<usize>,
     /// Plain-HTTP connections whose answers drained after backpressure paused them.
     resume: Vec<usize>,
+    /// Subscribers behind a slow-consumer policy whose queues drained: owed a gap or values.
+    owed: Vec<usize>,
     /// The command budget ran out with commands possibly still pending.
     commands_more: bool,
     /// The result budget ran out with results possibly still pending.
@@ -218,7 +221,11 @@ impl Reactor {
             listener: Some(listener),
             local_addr,
             conns: Conns::default(),
-            router: Router::new(config.metrics.max_topic_series),
+            router: Router::new(
+                config.metrics.max_topic_series,
+                Policies::new(&config.topics),
+                config.limits.max_history_bytes,
+            ),
             timers: Timers::default(),
             connectors: Connectors::default(),
             policy: Policy::new(config.limits.clone(), routes, gate, tls),
@@ -347,6 +354,9 @@ impl Reactor {
             self.begin_shutdown(now);
         }
         self.flush_dirty(now);
+        for key in std::mem::take(&mut self.pending.owed) {
+            self.catch_up(key, now);
+        }
         self.expire_timers(now);
         if now >= self.observe.next_tick {
             self.tick(now);

@@ -115,6 +115,7 @@ impl Reactor {
 
     /// Close the history interval and push one feed message to every dashboard.
     pub(super) fn tick(&mut self, now: Instant) {
+        self.router.expire_histories(now);
         let c = self.router.counters;
         self.observe.metrics.tick(c.messages_in, c.messages_out);
         if self.observe.feed.is_empty() {

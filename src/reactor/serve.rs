@@ -10,6 +10,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use super::subscribe::{self, ENVELOPE_PROTOCOL};
 use super::Reactor;
 use crate::access::Refusal;
 use crate::conn::http::{self, Parsed, Request, Response};
@@ -141,8 +142,8 @@ impl Reactor {
             Ok(accept) => accept,
             Err(resp) => return self.reject(key, resp, now),
         };
-        let expires = match self.policy.gate.check(request, &target) {
-            Ok(admitted) => admitted.expires_unix,
+        let admitted = match self.policy.gate.check(request, &target) {
+            Ok(admitted) => admitted,
             Err((why, resp)) => {
                 let stats = &mut self.observe.stats;
                 match why {
@@ -153,10 +154,29 @@ impl Reactor {
                 return self.reject(key, resp, now);
             }
         };
-        let role = match target {
-            Target::Publish(topic) => Role::Publish(self.router.join_publisher(&topic)),
+        // A subscriber's options are checked before anything is answered.
+        let envelope = matches!(target, Target::Subscribe(_))
+            && request.has_token("sec-websocket-protocol", ENVELOPE_PROTOCOL);
+        let starts = match &target {
             Target::Subscribe(list) => {
-                Role::Subscribe(list.iter().map(|t| self.router.subscribe(t, key)).collect())
+                match subscribe::starts(request.query(), list, envelope)
+                    .map_err(|why| Response::error(400, &why))
+                    .and_then(|s| self.check_starts(list, &s).map(|()| s))
+                {
+                    Ok(s) => s,
+                    Err(resp) => return self.reject(key, resp, now),
+                }
+            }
+            _ => Vec::new(),
+        };
+        let extra: &[(&str, &str)] =
+            if envelope { &[("Sec-WebSocket-Protocol", ENVELOPE_PROTOCOL)] } else { &[] };
+        let head = http::switching_protocols(&accept, extra);
+        self.conns[key].out.push_essential(Arc::from(head), true);
+        let role = match &target {
+            Target::Publish(topic) => Role::Publish(self.router.join_publisher(topic)),
+            Target::Subscribe(_) => {
+                subscribe::subscriptions(envelope, Vec::new(), admitted.may_subscribe)
             }
             Target::Echo => Role::Echo,
             Target::Feed => Role::Feed(self.observe.feed.insert(key)),
@@ -167,10 +187,17 @@ impl Reactor {
         self.observe.stats.upgrades += 1;
         let feed = matches!(role, Role::Feed(_));
         let conn = &mut self.conns[key];
-        conn.out.push_essential(Arc::from(http::switching_protocols(&accept)), true);
         conn.upgrade(role, now);
-        if let (Some(exp), State::Open(open)) = (expires, conn.state_mut()) {
+        if let (Some(exp), State::Open(open)) = (admitted.expires_unix, conn.state_mut()) {
             open.expires = Some(instant_of_unix(exp, now));
+        }
+        if let Target::Subscribe(list) = &target {
+            let joined = self.join_all(key, list, &starts, envelope, now);
+            if let State::Open(open) = self.conns[key].state_mut() {
+                if let Role::Subscribe(subs) = &mut open.role {
+                    subs.list = joined;
+                }
+            }
         }
         if feed {
             // The hello (history and per-topic table, both capped, so a few tens of KiB at

@@ -17,11 +17,17 @@ use crate::conn::{Role, Side, State, Verdict};
 use crate::route::BATCH_FLUSH;
 use crate::topic::TopicId;
 
+/// Commands handled per read of an envelope subscriber (more are ignored and counted, like
+/// any message a subscriber sends past its use).
+const MAX_COMMANDS: usize = 64;
+
 /// Where the data messages of a connection go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Sink {
     Topic(TopicId),
     Echo,
+    /// An envelope subscriber: its text messages are `subscribe`/`unsubscribe` commands.
+    Commands,
     Discard,
 }
 
@@ -31,6 +37,7 @@ struct Parsed {
     ignored: u64,
     echoed: u64,
     close: Option<Option<u16>>,
+    commands: Vec<Vec<u8>>,
 }
 
 /// One pass of the frame parser over a connection's bytes.
@@ -53,10 +60,10 @@ impl Reactor {
     ) -> (usize, Verdict) {
         let mut pos = 0;
         loop {
-            let Some(pass) = self.parse(key, &mut data[pos..]) else {
+            let Some(mut pass) = self.parse(key, &mut data[pos..]) else {
                 return (data.len(), Verdict::Continue);
             };
-            if let Some(verdict) = self.deliver(key, &pass, now) {
+            if let Some(verdict) = self.deliver(key, &mut pass, now) {
                 return (data.len(), verdict);
             }
             match pass.result {
@@ -86,6 +93,7 @@ impl Reactor {
         let sink = match open.role {
             Role::Publish(t) | Role::Upstream(Some(t)) => Sink::Topic(t),
             Role::Echo => Sink::Echo,
+            Role::Subscribe(ref subs) if subs.envelope => Sink::Commands,
             Role::Subscribe(_) | Role::Feed(_) | Role::Upstream(None) => Sink::Discard,
         };
         let (batch, reply) = (&mut self.scratch.batch, &mut self.scratch.reply);
@@ -94,6 +102,10 @@ impl Reactor {
             match event {
                 Event::Message { text, payload } => match sink {
                     Sink::Discard => parsed.ignored += 1,
+                    Sink::Commands if text && parsed.commands.len() < MAX_COMMANDS => {
+                        parsed.commands.push(payload.to_vec())
+                    }
+                    Sink::Commands => parsed.ignored += 1,
                     Sink::Echo => {
                         frames::encode_frame(reply, frames::data_opcode(text), payload, mask);
                         parsed.echoed += 1;
@@ -122,7 +134,8 @@ impl Reactor {
 
     /// Count, rate-limit and deliver what a pass parsed; `Some(verdict)` ends the connection's
     /// reading.
-    fn deliver(&mut self, key: usize, pass: &Pass, now: Instant) -> Option<Verdict> {
+    fn deliver(&mut self, key: usize, pass: &mut Pass, now: Instant) -> Option<Verdict> {
+        let commands = std::mem::take(&mut pass.parsed.commands);
         let parsed = &pass.parsed;
         self.observe.stats.messages_ignored += parsed.ignored;
         let msgs = self.scratch.batch.messages();
@@ -133,7 +146,11 @@ impl Reactor {
                 _ => (parsed.ignored, 0),
             };
             self.count_upstream_in(key, counted.0, counted.1);
-        } else if self.over_rate(key, msgs + parsed.echoed + parsed.ignored, now) {
+        } else if self.over_rate(
+            key,
+            msgs + parsed.echoed + parsed.ignored + commands.len() as u64,
+            now,
+        ) {
             // Nothing parsed in this pass goes out: not its messages, not its pongs.
             self.scratch.batch.clear();
             self.scratch.reply.clear();
@@ -147,6 +164,9 @@ impl Reactor {
         }
         if let Sink::Topic(topic) = pass.sink {
             self.publish_batch(topic, pass.publisher, now);
+        }
+        if !commands.is_empty() {
+            self.run_commands(key, commands, now);
         }
         self.flush_pipelines(now);
         self.queue_reply(key, parsed.echoed > 0)

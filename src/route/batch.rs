@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use super::envelope::WindowMeta;
 use crate::conn::frames;
 
 /// Encoded frames are handed on once a batch reaches this size (the parser pauses, the batch
@@ -16,12 +17,20 @@ pub(crate) struct Batch {
     frames: Vec<u8>,
     messages: u64,
     payload_bytes: u64,
+    /// Window results: the watermark and finality of each message that is one (empty if no
+    /// message of the batch is).
+    windows: Vec<Option<WindowMeta>>,
 }
 
 impl Batch {
     /// An empty batch with room for [`BATCH_FLUSH`] bytes and one more frame.
     pub(crate) fn new() -> Batch {
-        Batch { frames: Vec::with_capacity(BATCH_FLUSH * 2), messages: 0, payload_bytes: 0 }
+        Batch {
+            frames: Vec::with_capacity(BATCH_FLUSH * 2),
+            messages: 0,
+            payload_bytes: 0,
+            windows: Vec::new(),
+        }
     }
 
     /// Encode one message.
@@ -29,6 +38,27 @@ impl Batch {
         frames::encode_frame(&mut self.frames, frames::data_opcode(text), payload, None);
         self.messages += 1;
         self.payload_bytes += payload.len() as u64;
+    }
+
+    /// Encode one message that may be a window result.
+    pub(crate) fn push_window(&mut self, text: bool, payload: &[u8], meta: Option<WindowMeta>) {
+        if meta.is_some() && self.windows.is_empty() {
+            self.windows.resize(self.messages as usize, None);
+        }
+        self.push(text, payload);
+        if !self.windows.is_empty() {
+            self.windows.push(meta);
+        }
+    }
+
+    /// The window metadata of every message, if some are window results.
+    pub(crate) fn windows(&self) -> Option<&[Option<WindowMeta>]> {
+        (!self.windows.is_empty()).then_some(&self.windows[..])
+    }
+
+    /// The window metadata of message `i`, if it is a window result.
+    pub(crate) fn window(&self, i: usize) -> Option<WindowMeta> {
+        self.windows.get(i).copied().flatten()
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -63,6 +93,7 @@ impl Batch {
         self.frames.clear();
         self.messages = 0;
         self.payload_bytes = 0;
+        self.windows.clear();
     }
 }
 

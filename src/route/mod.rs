@@ -4,9 +4,12 @@
 //! ```text
 //!  frames parsed from a read ──▶ Batch ──▶ Router::publish(topic)
 //!                                             ├─▶ pipelines reading the topic: Pool::push (pipes.rs)
-//!                                             └─▶ fan-out (fanout.rs): the batch shared once by every
-//!                                                 subscriber's queue, copied once into each sink
+//!                                             └─▶ fan-out (fanout.rs): offsets, history (stream.rs,
+//!                                                 history.rs), the batch shared once by every
+//!                                                 subscriber's queue in each format, the topic's
+//!                                                 slow-consumer policy (subscriber.rs), the sinks
 //!  results of the workers ──▶ Router::drain_results ──▶ Batch ──▶ the same publish
+//!  a new subscription ──▶ Router::subscribe (subscribe.rs): live, last N, or a resume
 //! ```
 //!
 //! Contract: the router owns the topics, their counters and the worker pool; it borrows the
@@ -15,12 +18,24 @@
 //! the reactor applies the slow-consumer policy. Everything here runs on the reactor thread.
 
 mod batch;
+pub(crate) mod envelope;
 mod fanout;
+mod history;
 mod pipes;
+mod policy;
+pub(crate) mod stream;
+mod subscribe;
+mod subscriber;
 mod topics;
 
 pub(crate) use batch::{Batch, BATCH_FLUSH};
+pub(crate) use policy::{Policies, TopicPolicy};
+pub(crate) use stream::{Epoch, Loss};
+pub(crate) use subscribe::{Join, Start};
 pub(crate) use topics::Topics;
+
+use std::collections::BTreeSet;
+use std::time::Instant;
 
 use crate::conn::Conns;
 use crate::connector::table::Connectors;
@@ -36,6 +51,8 @@ pub(crate) struct Outlets<'a> {
     pub(crate) slow: &'a mut Vec<usize>,
     /// The loop iteration's latency stamp (nanoseconds on the metrics clock), if measured.
     pub(crate) stamp_ns: Option<u64>,
+    /// The loop iteration's instant (history ages).
+    pub(crate) now: Instant,
 }
 
 /// Message counters of the whole relay (the reactor thread is their only writer).
@@ -61,11 +78,28 @@ pub(crate) struct Router {
     /// A scratch batch for messages that do not come from a read (handles, status events,
     /// worker results, error records); empty between calls.
     one: Batch,
+    /// Delivery settings by topic pattern.
+    policies: Policies,
+    /// Bytes of every topic's history, and their bound.
+    history_bytes: usize,
+    max_history_bytes: usize,
+    /// The order of stretches kept in history, across topics.
+    seq: u64,
+    /// `(order of a topic's oldest stretch, topic)`, lazily kept (`history.rs`).
+    oldest: BTreeSet<(u64, TopicId)>,
+    /// Scratch buffers: the envelopes of a batch, one envelope's JSON.
+    envelopes: Vec<u8>,
+    json: String,
 }
 
 impl Router {
-    /// An empty router with at most `max_topic_series` per-topic series.
-    pub(crate) fn new(max_topic_series: usize) -> Router {
+    /// An empty router with at most `max_topic_series` per-topic series, the topics'
+    /// delivery settings, and the bound on their history.
+    pub(crate) fn new(
+        max_topic_series: usize,
+        policies: Policies,
+        max_history_bytes: usize,
+    ) -> Router {
         Router {
             topics: Topics::default(),
             series: TopicTable::new(max_topic_series),
@@ -73,12 +107,27 @@ impl Router {
             pool: None,
             slot_topics: Vec::new(),
             one: Batch::new(),
+            policies,
+            history_bytes: 0,
+            max_history_bytes,
+            seq: 0,
+            oldest: BTreeSet::new(),
+            envelopes: Vec::new(),
+            json: String::new(),
+        }
+    }
+
+    /// The delivery settings of topic `name` (those it has, or would get if created now).
+    pub(crate) fn policy_of(&self, name: &str) -> std::sync::Arc<TopicPolicy> {
+        match self.topics.lookup(name) {
+            Some(id) => self.topics.get(id).policy.clone(),
+            None => self.policies.of(name),
         }
     }
 
     /// Find or create a topic by (validated) name.
     pub(crate) fn intern(&mut self, name: &str) -> TopicId {
-        self.topics.intern(name, &mut self.series)
+        self.topics.intern(name, &mut self.series, &self.policies)
     }
 
     /// A publisher connection joins `name`.
@@ -95,12 +144,6 @@ impl Router {
         if let Some(pool) = &mut self.pool {
             pool.publisher_gone(publisher);
         }
-    }
-
-    /// Connection `conn` subscribes to `name`: (topic, slot in its subscriber set).
-    pub(crate) fn subscribe(&mut self, name: &str, conn: usize) -> (TopicId, usize) {
-        let id = self.intern(name);
-        (id, self.topics.subscribe(id, conn))
     }
 
     /// Undo [`Router::subscribe`].
@@ -131,8 +174,9 @@ impl Router {
         self.fan_out(topic, batch, out);
     }
 
-    /// Publish one message to a topic by name (a handle, a status event): as if one publisher
-    /// had sent it, or counted as unrouted under the name's series if no such topic exists.
+    /// Publish one message to a topic by name (a handle, a status event), as if one publisher
+    /// had sent it; returns its offset. A topic that did not exist exists for this message
+    /// (and stays while its history keeps it).
     pub(crate) fn publish_named(
         &mut self,
         name: &str,
@@ -140,22 +184,48 @@ impl Router {
         payload: &[u8],
         publisher: u64,
         out: &mut Outlets<'_>,
-    ) {
-        let Some(id) = self.topics.lookup(name) else {
-            self.counters.messages_in += 1;
-            self.counters.bytes_in += payload.len() as u64;
-            self.counters.messages_unrouted += 1;
-            let series = self.series.series(name);
-            let c = &mut self.series.counters[series];
-            c.messages_in += 1;
-            c.bytes_in += payload.len() as u64;
-            c.drops.no_subscriber += 1;
-            return;
-        };
+    ) -> u64 {
+        let id = self.intern(name);
         let mut one = std::mem::take(&mut self.one);
         one.push(text, payload);
         self.publish(id, &mut one, publisher, out);
         self.one = one;
+        let offset = self.topics.get(id).stream.top();
+        self.topics.free_if_unused(id);
+        offset
+    }
+
+    /// Connection `key` drained its queue: send what its subscriptions (`subs`, as
+    /// `(topic, slot)`) are owed under their slow-consumer policy.
+    pub(crate) fn catch_up(
+        &mut self,
+        key: usize,
+        subs: &[(TopicId, usize)],
+        out: &mut Outlets<'_>,
+    ) {
+        let empty = Batch::default();
+        for &(topic, slot) in subs {
+            let t = self.topics.get_mut(topic);
+            let name = t.name.clone();
+            let Some(sub) = t.subscribers.get_mut(slot) else { continue };
+            if sub.conn != key || sub.behind.is_none() {
+                continue;
+            }
+            let d = fanout::Delivery {
+                topic: &name,
+                epoch: t.stream.epoch,
+                first: 0,
+                count: 0,
+                batch: &empty,
+                raw: None,
+                envelopes: None,
+                stamp: crate::conn::out::Stamp::NONE,
+            };
+            let series = &mut self.series.counters[t.series];
+            if !fanout::catch_up(sub, &d, None, out, series) {
+                out.conns.owe(key);
+            }
+        }
     }
 
     /// A publisher's message on `topic` was refused as invalid (its connection is closing).
@@ -166,11 +236,13 @@ impl Router {
 
     /// Per-topic counters with the live gauges (subscribers and publishers of each series).
     pub(crate) fn topic_stats(&self) -> Vec<TopicStats> {
-        let mut live = vec![(0u64, 0u64); self.series.counters.len()];
+        let mut live = vec![[0u64; 4]; self.series.counters.len()];
         for t in self.topics.iter() {
             let g = &mut live[t.series];
-            g.0 += t.subscribers.len() as u64;
-            g.1 += t.publishers as u64;
+            g[0] += t.subscribers.len() as u64;
+            g[1] += t.publishers as u64;
+            g[2] += t.stream.kept();
+            g[3] += t.stream.history_bytes() as u64;
         }
         self.series.snapshot(|id| live[id])
     }

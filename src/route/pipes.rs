@@ -6,6 +6,8 @@
 
 use std::time::Duration;
 
+use super::envelope::WindowMeta;
+use super::stream::Loss;
 use super::{Outlets, Router};
 use crate::metrics::PipelineStats;
 use crate::worker::Pool;
@@ -48,6 +50,10 @@ impl Router {
         let Some(pool) = &mut self.pool else { return };
         pool.flush();
         let failures = pool.take_failures();
+        for slot in pool.take_losses() {
+            let topic = self.slot_topics[slot as usize];
+            self.mark_loss(topic, Loss::PipelineQueueFull, out);
+        }
         let mut one = std::mem::take(&mut self.one);
         for (slot, record) in failures {
             one.push(true, &record);
@@ -76,8 +82,14 @@ impl Router {
                 pool.recycle(batch);
                 continue;
             };
-            for (text, payload, _) in batch.iter() {
-                one.push(text, payload);
+            let stamps = batch.stamps();
+            for (i, (text, payload, _)) in batch.iter().enumerate() {
+                // Window results carry (watermark at firing, final) as stamps.
+                let window = stamps
+                    .get(i)
+                    .filter(|s| s.0 != i64::MIN)
+                    .map(|&(wm, last)| WindowMeta { watermark: wm, last: last != 0 });
+                one.push_window(text, payload, window);
             }
             let publisher = CHAINED | u64::from(batch.route);
             pool.recycle(batch);

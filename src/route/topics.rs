@@ -9,20 +9,18 @@ use std::collections::HashMap;
 
 use slab::Slab;
 
+use std::sync::Arc;
+
+use super::policy::{Policies, TopicPolicy};
+use super::stream::Stream;
+use super::subscriber::Subscriber;
 use crate::metrics::{SeriesId, TopicTable};
 use crate::topic::TopicId;
 
-/// One subscription of a connection to a topic.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Subscriber {
-    /// The subscribing connection's slab key.
-    pub(crate) conn: usize,
-}
-
-/// One topic: its name, subscribers (connection keys) and publisher count.
+/// One topic: its name, subscribers, publisher count, stream and delivery settings.
 #[derive(Debug)]
 pub(crate) struct Topic {
-    pub(crate) name: Box<str>,
+    pub(crate) name: Arc<str>,
     pub(crate) subscribers: Slab<Subscriber>,
     pub(crate) publishers: usize,
     /// This topic's series in the metrics table (its own, or the shared overflow series).
@@ -33,11 +31,21 @@ pub(crate) struct Topic {
     pinned: bool,
     /// Connectors that send this topic's messages upstream (indexes into the connector table).
     pub(crate) sinks: Vec<usize>,
+    /// Offsets, epoch and history.
+    pub(crate) stream: Stream,
+    pub(crate) policy: Arc<TopicPolicy>,
+    /// Subscribers in envelope mode (the batch's envelopes are encoded only if there are any).
+    pub(crate) envelopes: usize,
 }
 
 impl Topic {
+    /// Nothing uses it and its history is empty: it can be freed (its stream ends).
     fn is_unused(&self) -> bool {
-        !self.pinned && self.publishers == 0 && self.subscribers.is_empty() && self.sinks.is_empty()
+        !self.pinned
+            && self.publishers == 0
+            && self.subscribers.is_empty()
+            && self.sinks.is_empty()
+            && self.stream.is_empty()
     }
 }
 
@@ -54,20 +62,28 @@ impl Topics {
         self.by_name.get(name).copied()
     }
 
-    /// Find or create a topic, giving a new one its metrics series. The caller has validated
-    /// the name.
-    pub(crate) fn intern(&mut self, name: &str, series: &mut TopicTable) -> TopicId {
+    /// Find or create a topic, giving a new one its metrics series, a new stream and its
+    /// settings. The caller has validated the name.
+    pub(crate) fn intern(
+        &mut self,
+        name: &str,
+        series: &mut TopicTable,
+        policies: &Policies,
+    ) -> TopicId {
         if let Some(&id) = self.by_name.get(name) {
             return id;
         }
         let id = self.topics.insert(Topic {
-            name: name.into(),
+            name: Arc::from(name),
             subscribers: Slab::new(),
             publishers: 0,
             series: series.series(name),
             pipes: Box::new([]),
             pinned: false,
             sinks: Vec::new(),
+            stream: Stream::new(),
+            policy: policies.of(name),
+            envelopes: 0,
         });
         self.by_name.insert(name.into(), id);
         id
@@ -81,15 +97,19 @@ impl Topics {
         &mut self.topics[id]
     }
 
-    /// Add connection `conn` as a subscriber; returns its slot in the topic's subscriber set.
-    pub(crate) fn subscribe(&mut self, id: TopicId, conn: usize) -> usize {
-        self.topics[id].subscribers.insert(Subscriber { conn })
+    /// Add a subscriber; returns its slot in the topic's subscriber set.
+    pub(crate) fn subscribe(&mut self, id: TopicId, sub: Subscriber) -> usize {
+        let topic = &mut self.topics[id];
+        topic.envelopes += usize::from(sub.envelope);
+        topic.subscribers.insert(sub)
     }
 
     /// Remove a subscription made by [`Topics::subscribe`]; frees the topic if now unused.
     pub(crate) fn unsubscribe(&mut self, id: TopicId, slot: usize) {
         let topic = &mut self.topics[id];
-        topic.subscribers.try_remove(slot);
+        if let Some(sub) = topic.subscribers.try_remove(slot) {
+            topic.envelopes -= usize::from(sub.envelope);
+        }
         self.free_if_unused(id);
     }
 
@@ -105,10 +125,11 @@ impl Topics {
         self.free_if_unused(id);
     }
 
-    fn free_if_unused(&mut self, id: TopicId) {
+    /// Free a topic nothing uses any more (its history emptied, say).
+    pub(crate) fn free_if_unused(&mut self, id: TopicId) {
         if self.topics[id].is_unused() {
             let topic = self.topics.remove(id);
-            self.by_name.remove(&topic.name);
+            self.by_name.remove(&*topic.name);
         }
     }
 
@@ -137,6 +158,16 @@ impl Topics {
     pub(crate) fn iter(&self) -> impl Iterator<Item = &Topic> {
         self.topics.iter().map(|(_, t)| t)
     }
+
+    /// Every live topic with its id.
+    pub(crate) fn ids(&self) -> Vec<TopicId> {
+        self.topics.iter().map(|(id, _)| id).collect()
+    }
+
+    /// The topic with this id, if it exists.
+    pub(crate) fn try_get_mut(&mut self, id: TopicId) -> Option<&mut Topic> {
+        self.topics.get_mut(id)
+    }
 }
 
 #[cfg(test)]
@@ -146,8 +177,8 @@ mod tests {
     #[test]
     fn topics_are_freed_when_unused() {
         let mut t = Topics::default();
-        let a = t.intern("a", &mut TopicTable::new(10));
-        let slot = t.subscribe(a, 7);
+        let a = t.intern("a", &mut TopicTable::new(10), &Policies::default());
+        let slot = t.subscribe(a, Subscriber::new(7, false));
         t.add_publisher(a);
         assert_eq!(t.lookup("a"), Some(a));
         t.unsubscribe(a, slot);

@@ -37,7 +37,9 @@ pub(crate) struct Batch {
     pub(crate) route: u32,
     data: Vec<u8>,
     msgs: Vec<Msg>,
-    /// (event time, watermark before it) per message, for event-time routes.
+    /// (event time, watermark before it) per message, for event-time routes; in a result
+    /// batch, (watermark at firing, 1 if final) per message when some are window results
+    /// (`(i64::MIN, 0)` for the others).
     stamps: Vec<(i64, i64)>,
     /// The watermark after this batch (`i64::MIN`: none).
     pub(crate) watermark: i64,
@@ -68,6 +70,11 @@ impl Batch {
     }
 
     /// (event time, watermark before it) per message; empty if the batch has no times.
+    /// Give every message without a stamp this one (a batch's stamps are all or none).
+    pub(crate) fn pad_stamps(&mut self, ts: i64, wm: i64) {
+        self.stamps.resize(self.msgs.len(), (ts, wm));
+    }
+
     pub(crate) fn stamps(&self) -> &[(i64, i64)] {
         &self.stamps
     }

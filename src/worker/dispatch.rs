@@ -36,6 +36,8 @@ pub(super) struct State {
     pub(super) counts: Vec<PipelineCounters>,
     /// Error records made on the reactor (a key that could not be read): (slot, record).
     pub(super) failures: Vec<(u32, Vec<u8>)>,
+    /// Pipelines that dropped inputs (a full worker queue) since the last `take_losses`.
+    losses: Vec<usize>,
     /// Per pipeline: its routing state (round-robin position, watermark).
     routing: Vec<Routing>,
     /// `[pipeline * workers + worker]`: the last watermark handed to that worker.
@@ -53,6 +55,7 @@ impl State {
             spares: Spares::default(),
             counts: vec![PipelineCounters::default(); pipelines.len()],
             failures: Vec::new(),
+            losses: Vec::new(),
             routing: pipelines.iter().map(Routing::new).collect(),
             sent: vec![i64::MIN; pipelines.len() * workers],
             now_ms: 0,
@@ -207,6 +210,9 @@ impl Pool {
             Err(TrySendError::Full(b) | TrySendError::Disconnected(b)) => {
                 let c = &mut d.counts[p];
                 c.dropped_full += b.len() as u64;
+                if !d.losses.contains(&p) {
+                    d.losses.push(p);
+                }
                 if c.dropped_full == b.len() as u64 || c.dropped_full.is_power_of_two() {
                     log::warn!(
                         "pipeline `{}`: worker {worker} queue full, dropped {} message(s) so far",
@@ -222,6 +228,13 @@ impl Pool {
     /// Give a result batch back for reuse.
     pub(crate) fn recycle(&mut self, b: Batch) {
         self.dispatch.spares.give(b);
+    }
+
+    /// The output slot of every pipeline that dropped inputs since the last call (its results
+    /// have a hole the output topic must tell of).
+    pub(crate) fn take_losses(&mut self) -> Vec<u32> {
+        let losses = std::mem::take(&mut self.dispatch.losses);
+        losses.into_iter().map(|p| self.outputs[p].to).collect()
     }
 
     /// Error records made by the reactor since the last call.

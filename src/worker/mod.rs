@@ -41,7 +41,7 @@ use crossbeam_channel::{Receiver, Sender, TryRecvError};
 
 use crate::clock::Clock;
 use crate::metrics::QueueStats;
-use crate::ops::{Chain, Pipeline, PipelineCounters, SharedCounters, TimeMode};
+use crate::ops::{Chain, Pipeline, PipelineCounters, Record, SharedCounters, TimeMode};
 use crate::wake::Wake;
 use batch::{Batch, Spares};
 pub use idle::IdleStrategy;
@@ -259,14 +259,34 @@ struct Out {
 
 impl Out {
     fn push(&mut self, slot: u32, text: bool, payload: &[u8]) {
-        let b = &mut self.pending[slot as usize];
+        self.batch(slot).push(text, payload, None);
+    }
+
+    /// A result of a chain: window results carry (watermark, final) as the batch's stamps
+    /// (every message of a result batch with stamps has one: `(i64::MIN, 0)` for others).
+    fn push_result(&mut self, slot: u32, r: &Record) {
+        let b = self.batch(slot);
+        match r.window_final {
+            Some(last) => {
+                if b.stamps().is_empty() && b.len() > 0 {
+                    b.pad_stamps(i64::MIN, 0);
+                }
+                b.push_timed(r.is_text(), r.payload(), None, r.wm, i64::from(last));
+            }
+            None if !b.stamps().is_empty() => {
+                b.push_timed(r.is_text(), r.payload(), None, i64::MIN, 0)
+            }
+            None => b.push(r.is_text(), r.payload(), None),
+        }
+    }
+
+    fn batch(&mut self, slot: u32) -> &mut Batch {
+        let Out { pending, touched, spares } = self;
+        let b = &mut pending[slot as usize];
         if b.is_none() {
-            *b = Some(self.spares.take(slot));
-            self.touched.push(slot);
+            touched.push(slot);
         }
-        if let Some(b) = b {
-            b.push(text, payload, None);
-        }
+        b.get_or_insert_with(|| spares.take(slot))
     }
 }
 
@@ -307,7 +327,7 @@ impl Worker {
                 last_ms = now_ms;
                 for (p, chain) in chains.iter_mut().enumerate() {
                     let o = self.outputs[p];
-                    chain.on_time(now_ms, &mut |r| out.push(o.to, r.is_text(), r.payload()));
+                    chain.on_time(now_ms, &mut |r| out.push_result(o.to, r));
                     self.drain_side(chain, o, &mut out);
                 }
             }
@@ -360,9 +380,9 @@ impl Worker {
         }
         let watermark = batch.watermark;
         out.spares.give(batch);
-        chain.run(&mut |r| out.push(o.to, r.is_text(), r.payload()));
+        chain.run(&mut |r| out.push_result(o.to, r));
         if watermark != i64::MIN {
-            chain.on_watermark(watermark, &mut |r| out.push(o.to, r.is_text(), r.payload()));
+            chain.on_watermark(watermark, &mut |r| out.push_result(o.to, r));
         }
         self.drain_side(chain, o, out);
     }

@@ -296,6 +296,8 @@ impl<A: Agg> WindowOp<A> {
         r.key = Some(key);
         r.ts = if self.window.is_timed() { w.end.wrapping_sub(1) } else { i64::MAX };
         r.wm = self.time;
+        // Final unless allowed lateness may still bring an update (before its cleanup time).
+        r.window_final = Some(!self.window.is_timed() || self.time >= self.cleanup_time(w.end));
         cx.out.push(r);
         cx.counts.windows_fired += 1;
         if update {

@@ -18,6 +18,7 @@ use crate::connector::handshake;
 use crate::connector::status::StatusEvent;
 use crate::connector::table::{Connectors, Live};
 use crate::connector::ConnectorState;
+use crate::route::Loss;
 
 impl Reactor {
     /// The first writable edge of a connecting client: check the connect, send the request.
@@ -112,6 +113,10 @@ impl Reactor {
         self.conns.mark_dirty(key);
         self.arm(key);
         self.publish_status(idx, StatusEvent::Connected { attempt, down_ms }, now);
+        if let (Some(_), Some(topic)) = (down_ms, publish_to) {
+            // What the upstream sent while the connection was down is lost: the topic says so.
+            self.route(now, |router, _, out| router.mark_loss(topic, Loss::UpstreamReconnect, out));
+        }
     }
 
     /// An open client connection starts closing (either side): the connector lets go of it and

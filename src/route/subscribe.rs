@@ -1,0 +1,203 @@
+//! Joining a topic: where a new subscription starts (live, the last N messages, or a resume
+//! from a position), all-or-nothing recovery, and leaving.
+//!
+//! A resume (`since=<epoch>:<offset>`, "I have everything up to and including this offset") is
+//! answered in the same call that registers the subscription, so no live message can come
+//! between the answer and the replay: either `recovery` with `recovered:true` and offsets
+//! `offset+1..=top` (then live messages, with no duplicate and no hole), or `recovered:false`
+//! with a reason and live messages only. Never a partial replay: a replay that does not fit the
+//! subscriber's queue whole is refused as `too_many`, like one over `max_recovery`.
+
+use std::sync::Arc;
+
+use super::envelope::{self, Publication};
+use super::stream::{Epoch, Item};
+use super::subscriber::Subscriber;
+use super::{Outlets, Router};
+use crate::conn::frames;
+use crate::conn::out::Stamp;
+use crate::topic::TopicId;
+
+/// Where a new subscription starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Start {
+    /// With the next message.
+    Live,
+    /// With the last `n` messages kept (fewer if fewer are kept, or if they do not fit the
+    /// subscriber's queue: the newest that do), then live.
+    Last(u64),
+    /// After `offset` of stream `epoch`: the gap, then live; or live only, told why.
+    Since { epoch: Epoch, offset: u64 },
+}
+
+/// The answer to a resume.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Resume {
+    /// Offsets `from..=to` are replayed (none if `from > to`).
+    Recovered { from: u64, to: u64 },
+    /// Nothing is replayed.
+    Refused(&'static str),
+}
+
+/// One request to join a topic.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Join<'a> {
+    pub(crate) topic: &'a str,
+    pub(crate) conn: usize,
+    pub(crate) envelope: bool,
+    pub(crate) start: Start,
+}
+
+impl Router {
+    /// Join a topic: queue what the subscription starts with, then register it. Returns the
+    /// topic and the subscription's slot in it.
+    pub(crate) fn subscribe(&mut self, join: Join<'_>, out: &mut Outlets<'_>) -> (TopicId, usize) {
+        let id = self.intern(join.topic);
+        let t = self.topics.get(id);
+        let (epoch, top, oldest) = (t.stream.epoch, t.stream.top(), t.stream.oldest());
+        let (name, max_recovery) = (t.name.clone(), t.policy.max_recovery);
+        let room = out.conns.room(join.conn);
+        let mut start = Vec::new();
+        match join.start {
+            Start::Live if join.envelope => {
+                push_control(&mut start, &envelope::subscribed(&name, epoch, top));
+            }
+            Start::Live => {}
+            Start::Last(n) => {
+                if join.envelope {
+                    push_control(&mut start, &envelope::subscribed(&name, epoch, top));
+                }
+                let from = oldest.max((top + 1).saturating_sub(n)).max(1);
+                let chunks = self.replay(id, from, top, join.envelope);
+                // The newest that fit.
+                let mut len = start.len();
+                let fit = chunks.iter().rev().take_while(|c| {
+                    len += c.len();
+                    len <= room
+                });
+                let skip = chunks.len() - fit.count();
+                chunks[skip..].iter().for_each(|c| start.extend_from_slice(c));
+            }
+            Start::Since { epoch: asked, offset } => {
+                let answer = decide(asked, offset, epoch, top, oldest, max_recovery);
+                let answer = match answer {
+                    Resume::Recovered { from, to } => {
+                        let head = envelope::recovered(&name, epoch, from, to);
+                        let replay = self.replay(id, from, to, true);
+                        let bytes: usize = replay.iter().map(Vec::len).sum();
+                        if head.len() + 8 + bytes > room {
+                            Resume::Refused("too_many")
+                        } else {
+                            push_control(&mut start, &head);
+                            replay.iter().for_each(|c| start.extend_from_slice(c));
+                            answer
+                        }
+                    }
+                    refused => refused,
+                };
+                if let Resume::Refused(reason) = answer {
+                    let no = envelope::not_recovered(&name, reason, epoch, top, oldest);
+                    push_control(&mut start, &no);
+                }
+            }
+        }
+        if !start.is_empty() {
+            // Replays were fitted to the room above; what is left over is the small control
+            // message of a subscription made on a full queue, which goes out anyway (once per
+            // subscription, bounded by `max_topics_per_subscription`).
+            let conn = &mut out.conns[join.conn];
+            if conn.out.push(Arc::from(&start[..]), Stamp::NONE).is_err() {
+                conn.out.push_essential(Arc::from(start), false);
+            }
+            out.conns.mark_dirty(join.conn);
+        }
+        let slot = self.topics.subscribe(id, Subscriber::new(join.conn, join.envelope));
+        (id, slot)
+    }
+
+    /// The frames of offsets `from..=to` of `topic`'s history, one buffer per offset
+    /// (envelopes or raw frames; gap markers only as envelopes).
+    fn replay(&mut self, topic: TopicId, from: u64, to: u64, as_envelopes: bool) -> Vec<Vec<u8>> {
+        let t = self.topics.get(topic);
+        let mut chunks = Vec::new();
+        if from > to {
+            return chunks;
+        }
+        let json = &mut self.json;
+        t.stream.read(from, to, |item| {
+            let mut out = Vec::new();
+            match item {
+                Item::Message { offset, text, payload, window } if as_envelopes => {
+                    let p = Publication {
+                        topic: &t.name,
+                        offset,
+                        epoch: t.stream.epoch,
+                        text,
+                        payload,
+                        window,
+                        conflated: 0,
+                    };
+                    envelope::encode_frame(&mut out, json, &p);
+                }
+                Item::Message { text, payload, .. } => {
+                    frames::encode_frame(&mut out, frames::data_opcode(text), payload, None);
+                }
+                Item::Gap { offset, loss } if as_envelopes => {
+                    let gap = envelope::gap(&t.name, offset, offset, loss.as_str());
+                    push_control(&mut out, &gap);
+                }
+                Item::Gap { .. } => {}
+            }
+            if !out.is_empty() {
+                chunks.push(out);
+            }
+        });
+        chunks
+    }
+}
+
+/// The all-or-nothing answer to "I have everything of stream `asked` up to `offset`", for a
+/// stream `epoch` whose last offset is `top` and oldest kept is `oldest`.
+pub(crate) fn decide(
+    asked: Epoch,
+    offset: u64,
+    epoch: Epoch,
+    top: u64,
+    oldest: u64,
+    max_recovery: u64,
+) -> Resume {
+    if asked != epoch || offset > top {
+        // Another stream, or a position this stream never had.
+        return Resume::Refused("epoch_changed");
+    }
+    if offset + 1 < oldest {
+        return Resume::Refused("position_expired");
+    }
+    if top - offset > max_recovery {
+        return Resume::Refused("too_many");
+    }
+    Resume::Recovered { from: offset + 1, to: top }
+}
+
+fn push_control(out: &mut Vec<u8>, json: &str) {
+    frames::encode_frame(out, frames::data_opcode(true), json.as_bytes(), None);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resumes_are_all_or_nothing() {
+        let (e, other) = (Epoch(1), Epoch(2));
+        assert_eq!(decide(e, 42, e, 97, 10, 1000), Resume::Recovered { from: 43, to: 97 });
+        assert_eq!(decide(e, 97, e, 97, 10, 1000), Resume::Recovered { from: 98, to: 97 });
+        assert_eq!(decide(other, 42, e, 97, 10, 1000), Resume::Refused("epoch_changed"));
+        assert_eq!(decide(e, 98, e, 97, 10, 1000), Resume::Refused("epoch_changed"));
+        // Offset 9 held: offsets 10.. are kept, so the gap is whole.
+        assert_eq!(decide(e, 9, e, 97, 10, 1000), Resume::Recovered { from: 10, to: 97 });
+        assert_eq!(decide(e, 8, e, 97, 10, 1000), Resume::Refused("position_expired"));
+        assert_eq!(decide(e, 0, e, 97, 1, 96), Resume::Refused("too_many"));
+        assert_eq!(decide(e, 1, e, 97, 1, 96), Resume::Recovered { from: 2, to: 97 });
+    }
+}
