@@ -20,12 +20,15 @@ mod connector;
 pub use crate::access::config::{Access, Secret, StaticToken};
 pub use crate::tls::TlsFiles;
 mod pipeline;
+pub mod reference;
 mod span;
+mod web;
 mod window;
 pub use connector::{BackoffConfig, ConnectorConfig, Messages};
 pub use pipeline::{
     check_pipelines, PartitionConfig, PipelineConfig, StepConfig, TopicName, Topics, WorkerConfig,
 };
+pub use web::{WebConfig, DEFAULT_STATIC_MAX_BYTES, DEFAULT_STATIC_PREFIX};
 pub use window::{AggregateConfig, Millis, SignedMillis, TimeConfig, WindowConfig};
 
 /// Everything the reactor needs to run. Build it with [`Config::default()`] and adjust fields, or
@@ -54,6 +57,8 @@ pub struct Config {
     /// Topics pushed to upstream endpoints (`[[sink]]` tables).
     #[serde(rename = "sink")]
     pub sinks: Vec<ConnectorConfig>,
+    /// The user's own static files, served by the relay (`[web]`). Default: none.
+    pub web: WebConfig,
 }
 
 impl Default for Config {
@@ -68,6 +73,7 @@ impl Default for Config {
             pipelines: Vec::new(),
             sources: Vec::new(),
             sinks: Vec::new(),
+            web: WebConfig::default(),
         }
     }
 }
@@ -314,7 +320,7 @@ impl Config {
         if w.spin > Duration::from_secs(1) {
             return Err(("workers.spin", "must be at most 1s".into()));
         }
-        Ok(())
+        self.web.validate()
     }
 }
 

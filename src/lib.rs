@@ -51,17 +51,18 @@ pub mod ops;
 mod reactor;
 mod tls;
 mod topic;
+pub mod web;
 pub mod worker;
 
 pub use clock::Clock;
-pub use config::{Config, Limits, MetricsConfig, WorkerConfig};
+pub use config::{Config, Limits, MetricsConfig, WebConfig, WorkerConfig};
 pub use conn::http::{Request, Response};
 pub use connector::{
     Backoff, Connector, ConnectorError, ConnectorKind, ConnectorState, ConnectorStats, Overflow,
 };
 pub use dashboard::FEED_PATH;
 pub use endpoint::{Endpoint, HttpHandler};
-pub use error::{ConfigError, Error, HandleError, TopicError};
+pub use error::{ConfigError, Error, HandleError, StaticError, TopicError};
 pub use ops::{
     Aggregate, Aggregates, Emitter, EventTime, Operator, Pipeline, PipelineError, Record, Sources,
     TextOp, TimeMode, Window,

@@ -178,6 +178,7 @@ impl Reactor {
         let now = Instant::now();
         let connectors = config.connectors();
         let mut core = Core::new(config.limits, &config.metrics, registry, now, gate);
+        core.routes.set_static(crate::web::StaticFiles::load(&config.web)?);
         for c in connectors {
             core.add_connector(c.prepare().map_err(Error::Connector)?, now)
                 .map_err(Error::Connector)?;
