@@ -8,6 +8,7 @@
 
 pub mod attack;
 pub mod autobahn;
+pub mod browser;
 pub mod tls;
 pub mod upstream;
 
