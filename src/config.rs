@@ -4,8 +4,9 @@
 //! `127.0.0.1:8080`, the limits below); [`Config::from_toml_file`] reads a TOML file where every
 //! key is optional and unknown keys are errors. Errors name the file, the line and the key.
 //!
-//! Durations are written `500ms`, `10s`, `5m`, `1h` (or `0` to disable where allowed); byte sizes
-//! `512`, `64KiB`, `4MiB`, `1GiB` (also `KB`/`MB`/`GB`, decimal).
+//! Durations are written `500ms`, `10s`, `5m`, `1h` (also `us`, `min`, fractions like `1.5s`; `0`
+//! to disable where allowed); byte sizes `512`, `64KiB`, `4MiB`, `1GiB` (also `K`, `M`, `G`) or
+//! decimal `64KB`, `4MB`, `1GB`. [`reference`] documents every key.
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -374,7 +375,9 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         "m" | "min" => 60.0,
         "h" => 3600.0,
         "" => return Err(format!("duration `{s}` needs a unit: `ms`, `s`, `m` or `h`")),
-        other => return Err(format!("unknown duration unit `{other}` in `{s}` (use ms, s, m, h)")),
+        other => {
+            return Err(format!("unknown duration unit `{other}` in `{s}` (use us, ms, s, m, h)"))
+        }
     };
     let secs = value * scale;
     if !secs.is_finite() || !(0.0..=1e9).contains(&secs) {
@@ -400,7 +403,9 @@ pub fn parse_size(s: &str) -> Result<usize, String> {
         "MB" => 1e6,
         "GB" => 1e9,
         other => {
-            return Err(format!("unknown size unit `{other}` in `{s}` (use B, KiB, MiB, GiB)"))
+            return Err(format!(
+                "unknown size unit `{other}` in `{s}` (use B, KiB, MiB, GiB, or KB, MB, GB)"
+            ))
         }
     };
     let bytes = value * scale;
