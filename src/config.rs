@@ -6,7 +6,7 @@
 //!
 //! Durations are written `500ms`, `10s`, `5m`, `1h` (also `us`, `min`, fractions like `1.5s`; `0`
 //! to disable where allowed); byte sizes `512`, `64KiB`, `4MiB`, `1GiB` (also `K`, `M`, `G`) or
-//! decimal `64KB`, `4MB`, `1GB`. [`reference`] documents every key.
+//! decimal `64KB`, `4MB`, `1GB`. [`mod@reference`] documents every key.
 
 use std::fmt;
 use std::net::SocketAddr;

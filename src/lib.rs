@@ -17,6 +17,8 @@
 //! - [`Connector`]: pull an upstream WebSocket feed into a topic (a source) or push a topic to an
 //!   upstream endpoint (a sink), with reconnects, added with [`Reactor::add_connector`] or from
 //!   the configuration's `[[source]]` and `[[sink]]` tables;
+//! - [`WebConfig`] (`Config::web`): a directory of the user's own static files, served from
+//!   memory under a URL prefix (see [`web`]);
 //! - [`Error`] and the per-layer error types it wraps.
 //!
 //! ```no_run

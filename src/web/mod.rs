@@ -13,7 +13,7 @@
 //!   files and directories (a name starting with `.`) are skipped, and special files (FIFOs,
 //!   sockets, devices) are never opened. Requests are looked up in the loaded table by their
 //!   decoded path; a path with a `.` or `..` segment, an encoded `/` or `\`, a backslash or a
-//!   NUL byte is refused with `400` before any lookup (see [`serve`]).
+//!   NUL byte is refused with `400` before any lookup.
 //! - **Caching**: every file has a strong `ETag` (a hash of its contents) and a
 //!   `Last-Modified` (its modification time when loaded); `If-None-Match` and
 //!   `If-Modified-Since` are honoured with `304 Not Modified`. `Cache-Control: no-cache` makes
