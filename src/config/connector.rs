@@ -122,16 +122,16 @@ impl Default for BackoffConfig {
     }
 }
 
-fn default_connect_timeout() -> Duration {
+pub(super) fn default_connect_timeout() -> Duration {
     Duration::from_secs(10)
 }
-fn default_ping_interval() -> Duration {
+pub(super) fn default_ping_interval() -> Duration {
     Duration::from_secs(10)
 }
-fn default_stall_timeout() -> Duration {
+pub(super) fn default_stall_timeout() -> Duration {
     Duration::from_secs(30)
 }
-fn default_buffer() -> usize {
+pub(super) fn default_buffer() -> usize {
     DEFAULT_BUFFER
 }
 

@@ -8,6 +8,8 @@
 
 pub mod attack;
 pub mod autobahn;
+pub mod browser;
+pub mod python;
 pub mod tls;
 pub mod upstream;
 
