@@ -8,6 +8,8 @@
 
 pub mod attack;
 pub mod autobahn;
+pub mod flink;
+pub mod proxy;
 pub mod tls;
 pub mod upstream;
 

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# perf/flink.sh — records per second through SluiceSink (connectors/flink) in a real Flink job,
+# against the same job writing to Flink's DiscardingSink, in the same run.
+#
+#   perf/flink.sh                  1,000,000 records per job, 3 runs of each, parallelism 1
+#   perf/flink.sh --quick          a check that the harness works (small runs)
+#   perf/flink.sh --records N --runs R --parallelism P --pad BYTES
+#
+# The job (tests/flink/SluiceSinkJob.java) numbers N records in a parallelism-1 source, spreads
+# them round-robin over P subtasks that label each one ({"subtask":S,"seq":N,"pad":"…"}, about
+# 37 bytes plus the padding), and writes them to the sink; checkpoints every second (the sink
+# waits for the relay's acknowledgement of everything before each one). Each job runs in its
+# own JVM on a local mini cluster; its time is measured from its first record to the end of
+# the job (the end of input waits for the last acknowledgement), so JVM and cluster start-up
+# are not counted. The relay (release build, default configuration) has no subscriber on the
+# topic: it reads, parses and routes every message, then counts it as dropped; fan-out to
+# subscribers is what sluice-bench measures.
+#
+# Needs a JDK and Flink's jars (see connectors/flink/build.sh). Results:
+# perf/results/flink-<date>/README.md. The machine's load is recorded.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. perf/lib.sh
+ROOT=$PWD
+
+RECORDS=1000000; RUNS=3; PAR=1; PAD=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) RECORDS=100000; RUNS=1 ;;
+    --records) RECORDS=$2; shift ;;
+    --runs) RUNS=$2; shift ;;
+    --parallelism) PAR=$2; shift ;;
+    --pad) PAD=$2; shift ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    *) echo "perf/flink.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+echo "== building (release relay, connector jar, job)"
+cargo build --release --locked --bin sluice
+JAR=$(connectors/flink/build.sh | tail -1)
+LIB=${FLINK_LIB:-$(python3 -c 'import os, pyflink; print(os.path.join(os.path.dirname(pyflink.__file__), "lib"))')}
+STAMP=$(date -u +%Y-%m-%dT%H%M%SZ)
+OUT=$ROOT/perf/results/flink-$STAMP
+mkdir -p "$OUT/classes/META-INF/services"
+javac -encoding UTF-8 -d "$OUT/classes" -cp "$LIB/*:$JAR" tests/flink/CaptureReporter.java tests/flink/SluiceSinkJob.java
+echo 'CaptureReporter$Factory' > "$OUT/classes/META-INF/services/org.apache.flink.metrics.reporter.MetricReporterFactory"
+
+PID=""
+cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; wait 2>/dev/null || true; }
+trap cleanup EXIT
+: > "$OUT/relay.log"
+target/release/sluice --listen 127.0.0.1:0 > "$OUT/relay.log" 2>&1 &
+PID=$!
+ADDR=$(listen_addr "$OUT/relay.log" "$PID") || exit 1
+
+# run SINK N: one job; prints its RUN_MS
+run() {
+  local log="$OUT/$1-$2.log"
+  java -Xmx1g -XX:+UseSerialGC \
+    --add-opens=java.base/java.util=ALL-UNNAMED --add-opens=java.base/java.lang=ALL-UNNAMED \
+    -cp "$LIB/*:$JAR:$OUT/classes" SluiceSinkJob \
+    "url=ws://$ADDR" topic=perf "records=$RECORDS" "parallelism=$PAR" "pad=$PAD" \
+    checkpoint_ms=1000 "sink=$1" > "$log" 2>&1 || { echo "the $1 job failed:" >&2; tail -30 "$log" >&2; exit 1; }
+  if [ "$1" = sluice ]; then
+    grep -q "^METRIC sluice.recordsAcknowledged $RECORDS\$" "$log" \
+      || { echo "the sluice job did not get every record acknowledged:" >&2; grep METRIC "$log" >&2; exit 1; }
+  fi
+  sed -n 's/^RUN_MS //p' "$log"
+}
+
+rate() { awk -v n="$RECORDS" -v ms="$1" 'BEGIN { printf "%.0f", n * 1000 / ms }'; }
+median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+
+echo "== $RUNS runs of $RECORDS records, parallelism $PAR, pad $PAD (load: $(cut -d' ' -f1-3 /proc/loadavg))"
+: > "$OUT/runs.tsv"
+for r in $(seq 1 "$RUNS"); do
+  d=$(run discard "$r"); s=$(run sluice "$r")
+  printf '%s\t%s\t%s\t%s\t%s\n' "$r" "$d" "$(rate "$d")" "$s" "$(rate "$s")" >> "$OUT/runs.tsv"
+  printf 'run %s: discard %s ms (%s rec/s), sluice %s ms (%s rec/s)\n' "$r" "$d" "$(rate "$d")" "$s" "$(rate "$s")"
+done
+D=$(cut -f3 "$OUT/runs.tsv" | median); S=$(cut -f5 "$OUT/runs.tsv" | median)
+LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
+{
+  echo "# perf/flink.sh, $STAMP"
+  echo
+  echo "$RECORDS records per job, parallelism $PAR, records of about $((37 + PAD)) bytes, checkpoints every second,"
+  echo "$RUNS runs, $(nproc) cores, load average after the runs: $LOAD. Java: $(java -version 2>&1 | head -1)."
+  echo
+  echo "| run | DiscardingSink (ms) | records/s | SluiceSink (ms) | records/s |"
+  echo "|---|---|---|---|---|"
+  while IFS=$'\t' read -r r d dr s sr; do echo "| $r | $d | $dr | $s | $sr |"; done < "$OUT/runs.tsv"
+  echo
+  echo "Median: DiscardingSink $D records/s, SluiceSink $S records/s."
+} > "$OUT/README.md"
+echo "== median: DiscardingSink $D records/s, SluiceSink $S records/s (perf/results/flink-$STAMP/README.md)"
