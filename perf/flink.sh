@@ -17,7 +17,8 @@
 # subscribers is what sluice-bench measures.
 #
 # Needs a JDK and Flink's jars (see connectors/flink/build.sh). Results:
-# perf/results/flink-<date>/README.md. The machine's load is recorded.
+# perf/results/flink-<date>/README.md and runs.tsv (the jobs' logs and classes are in
+# perf/results/tmp/flink/). The machine's load is recorded.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . perf/lib.sh
@@ -43,24 +44,26 @@ JAR=$(connectors/flink/build.sh | tail -1)
 LIB=${FLINK_LIB:-$(python3 -c 'import os, pyflink; print(os.path.join(os.path.dirname(pyflink.__file__), "lib"))')}
 STAMP=$(date -u +%Y-%m-%dT%H%M%SZ)
 OUT=$ROOT/perf/results/flink-$STAMP
-mkdir -p "$OUT/classes/META-INF/services"
-javac -encoding UTF-8 -d "$OUT/classes" -cp "$LIB/*:$JAR" tests/flink/CaptureReporter.java tests/flink/SluiceSinkJob.java
-echo 'CaptureReporter$Factory' > "$OUT/classes/META-INF/services/org.apache.flink.metrics.reporter.MetricReporterFactory"
+TMP=$ROOT/perf/results/tmp/flink
+rm -rf "$TMP"
+mkdir -p "$OUT" "$TMP/classes/META-INF/services"
+javac -encoding UTF-8 -d "$TMP/classes" -cp "$LIB/*:$JAR" tests/flink/CaptureReporter.java tests/flink/SluiceSinkJob.java
+echo 'CaptureReporter$Factory' > "$TMP/classes/META-INF/services/org.apache.flink.metrics.reporter.MetricReporterFactory"
 
 PID=""
 cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; wait 2>/dev/null || true; }
 trap cleanup EXIT
-: > "$OUT/relay.log"
-target/release/sluice --listen 127.0.0.1:0 > "$OUT/relay.log" 2>&1 &
+: > "$TMP/relay.log"
+target/release/sluice --listen 127.0.0.1:0 > "$TMP/relay.log" 2>&1 &
 PID=$!
-ADDR=$(listen_addr "$OUT/relay.log" "$PID") || exit 1
+ADDR=$(listen_addr "$TMP/relay.log" "$PID") || exit 1
 
 # run SINK N: one job; prints its RUN_MS
 run() {
-  local log="$OUT/$1-$2.log"
+  local log="$TMP/$1-$2.log"
   java -Xmx1g -XX:+UseSerialGC \
     --add-opens=java.base/java.util=ALL-UNNAMED --add-opens=java.base/java.lang=ALL-UNNAMED \
-    -cp "$LIB/*:$JAR:$OUT/classes" SluiceSinkJob \
+    -cp "$LIB/*:$JAR:$TMP/classes" SluiceSinkJob \
     "url=ws://$ADDR" topic=perf "records=$RECORDS" "parallelism=$PAR" "pad=$PAD" \
     checkpoint_ms=1000 "sink=$1" > "$log" 2>&1 || { echo "the $1 job failed:" >&2; tail -30 "$log" >&2; exit 1; }
   if [ "$1" = sluice ]; then
