@@ -11,15 +11,18 @@ import java.util.List;
 import org.apache.flink.core.io.SimpleVersionedSerializer;
 
 /**
- * The enumerator's checkpoint: the splits not yet assigned to a reader (assigned splits are in
- * their reader's own state).
+ * The enumerator's checkpoint: the splits not yet assigned to a reader, and the topics already
+ * assigned (whose splits are in their readers' own state). A job restored with more topics in
+ * {@code setTopics} gets splits for the new ones.
  */
 public final class SluiceEnumeratorState {
     private final List<SluiceTopicSplit> pending;
+    private final List<String> assigned;
 
-    /** A state with these unassigned splits. */
-    public SluiceEnumeratorState(List<SluiceTopicSplit> pending) {
+    /** A state with these unassigned splits and these assigned topics. */
+    public SluiceEnumeratorState(List<SluiceTopicSplit> pending, List<String> assigned) {
         this.pending = Collections.unmodifiableList(new ArrayList<>(pending));
+        this.assigned = Collections.unmodifiableList(new ArrayList<>(assigned));
     }
 
     /** The splits not yet assigned. */
@@ -27,7 +30,16 @@ public final class SluiceEnumeratorState {
         return pending;
     }
 
-    /** Writes the state: a count, then each split as {@link SluiceTopicSplitSerializer} does. */
+    /** The topics already assigned to readers. */
+    public List<String> assigned() {
+        return assigned;
+    }
+
+    /**
+     * Writes the state: the pending splits (a count, then each as
+     * {@link SluiceTopicSplitSerializer} does), then the assigned topics (a count, then each
+     * name).
+     */
     public static final class Serializer implements SimpleVersionedSerializer<SluiceEnumeratorState> {
         private final SluiceTopicSplitSerializer splits = new SluiceTopicSplitSerializer();
 
@@ -46,6 +58,10 @@ public final class SluiceEnumeratorState {
                     out.writeInt(b.length);
                     out.write(b);
                 }
+                out.writeInt(state.assigned.size());
+                for (String t : state.assigned) {
+                    out.writeUTF(t);
+                }
             }
             return bytes.toByteArray();
         }
@@ -60,7 +76,12 @@ public final class SluiceEnumeratorState {
                     in.readFully(b);
                     pending.add(splits.deserialize(version, b));
                 }
-                return new SluiceEnumeratorState(pending);
+                int m = in.readInt();
+                List<String> assigned = new ArrayList<>(m);
+                for (int i = 0; i < m; i++) {
+                    assigned.add(in.readUTF());
+                }
+                return new SluiceEnumeratorState(pending, assigned);
             }
         }
     }

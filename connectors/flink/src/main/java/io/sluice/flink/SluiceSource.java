@@ -74,17 +74,13 @@ public final class SluiceSource<T>
     @Override
     public SplitEnumerator<SluiceTopicSplit, SluiceEnumeratorState> createEnumerator(
             SplitEnumeratorContext<SluiceTopicSplit> context) {
-        List<SluiceTopicSplit> all = new ArrayList<>();
-        for (String t : topics) {
-            all.add(new SluiceTopicSplit(t));
-        }
-        return new SluiceSplitEnumerator(context, topics, all);
+        return new SluiceSplitEnumerator(context, topics, null);
     }
 
     @Override
     public SplitEnumerator<SluiceTopicSplit, SluiceEnumeratorState> restoreEnumerator(
             SplitEnumeratorContext<SluiceTopicSplit> context, SluiceEnumeratorState checkpoint) {
-        return new SluiceSplitEnumerator(context, topics, checkpoint.pending());
+        return new SluiceSplitEnumerator(context, topics, checkpoint);
     }
 
     @Override

@@ -14,6 +14,8 @@ import org.apache.flink.core.io.InputStatus;
 import org.apache.flink.metrics.MetricGroup;
 import org.apache.flink.util.Collector;
 import org.apache.flink.util.UserCodeClassLoader;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The reader of one {@link SluiceSource} subtask: one {@link SubscribeChannel} per assigned
@@ -27,6 +29,7 @@ import org.apache.flink.util.UserCodeClassLoader;
  * {@link #pollNext}, failing the task with its message.
  */
 final class SluiceSourceReader<T> implements SourceReader<T, SluiceTopicSplit> {
+    private static final Logger LOG = LoggerFactory.getLogger(SluiceSourceReader.class);
     private final SluiceSource<T> source;
     private final SourceReaderContext context;
     private final ReceiveQueue queue;
@@ -114,6 +117,10 @@ final class SluiceSourceReader<T> implements SourceReader<T, SluiceTopicSplit> {
     public void addSplits(List<SluiceTopicSplit> splits) {
         for (SluiceTopicSplit s : splits) {
             if (channels.containsKey(s.topic())) {
+                continue;
+            }
+            if (!source.topics.contains(s.topic())) {
+                LOG.info("not reading restored topic {}: it is no longer in setTopics", s.topic());
                 continue;
             }
             SubscribeChannel ch = new SubscribeChannel(s.topic(), source.endpoint, client, source.reconnect, queue,

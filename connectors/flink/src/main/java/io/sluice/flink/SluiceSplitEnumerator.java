@@ -10,18 +10,40 @@ import org.apache.flink.api.connector.source.SplitEnumeratorContext;
  * Assigns the topics of a {@link SluiceSource} to its readers: topic {@code i} (in the order
  * given to {@code setTopics}) goes to reader {@code i % parallelism}, when that reader
  * registers; then the reader is told there are no more splits. A split handed back after a
- * reader failure goes to the same reader again when it comes back.
+ * reader failure goes to the same reader again when it comes back. Restored from a checkpoint,
+ * it keeps what was pending, adds the configured topics it had never assigned, and drops
+ * pending topics that are no longer configured (readers drop such restored splits too).
  */
 final class SluiceSplitEnumerator implements SplitEnumerator<SluiceTopicSplit, SluiceEnumeratorState> {
     private final SplitEnumeratorContext<SluiceTopicSplit> context;
     private final List<String> order;
-    private final List<SluiceTopicSplit> pending;
+    private final List<SluiceTopicSplit> pending = new ArrayList<>();
+    private final List<String> assigned = new ArrayList<>();
 
     SluiceSplitEnumerator(SplitEnumeratorContext<SluiceTopicSplit> context, List<String> order,
-            List<SluiceTopicSplit> pending) {
+            SluiceEnumeratorState restored) {
         this.context = context;
         this.order = order;
-        this.pending = new ArrayList<>(pending);
+        List<String> known = new ArrayList<>();
+        if (restored != null) {
+            for (SluiceTopicSplit s : restored.pending()) {
+                known.add(s.topic());
+                if (order.contains(s.topic())) {
+                    pending.add(s);
+                }
+            }
+            known.addAll(restored.assigned());
+            for (String t : restored.assigned()) {
+                if (order.contains(t)) {
+                    assigned.add(t);
+                }
+            }
+        }
+        for (String t : order) {
+            if (!known.contains(t)) {
+                pending.add(new SluiceTopicSplit(t));
+            }
+        }
     }
 
     @Override
@@ -33,7 +55,10 @@ final class SluiceSplitEnumerator implements SplitEnumerator<SluiceTopicSplit, S
     @Override
     public void addSplitsBack(List<SluiceTopicSplit> splits, int subtaskId) {
         // The failed reader registers again (addReader) and gets them back then.
-        pending.addAll(splits);
+        for (SluiceTopicSplit s : splits) {
+            assigned.remove(s.topic());
+            pending.add(s);
+        }
     }
 
     @Override
@@ -49,6 +74,7 @@ final class SluiceSplitEnumerator implements SplitEnumerator<SluiceTopicSplit, S
             int index = Math.max(0, order.indexOf(s.topic()));
             if (index % parallelism == subtaskId) {
                 context.assignSplit(s, subtaskId);
+                assigned.add(s.topic());
                 it.remove();
             }
         }
@@ -57,7 +83,7 @@ final class SluiceSplitEnumerator implements SplitEnumerator<SluiceTopicSplit, S
 
     @Override
     public SluiceEnumeratorState snapshotState(long checkpointId) {
-        return new SluiceEnumeratorState(pending);
+        return new SluiceEnumeratorState(pending, assigned);
     }
 
     @Override
