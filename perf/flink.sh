@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # perf/flink.sh — records per second through SluiceSink (connectors/flink) in a real Flink job,
-# against the same job writing to Flink's DiscardingSink, in the same run.
+# against the same job writing to Flink's DiscardingSink, in the same run; and, as the ceiling
+# of the JDK's WebSocket client that the sink is built on, one plain Java loop sending the same
+# records over one java.net.http WebSocket (sendText, wait for it, next) with no Flink at all.
 #
 #   perf/flink.sh                  1,000,000 records per job, 3 runs of each, parallelism 1
 #   perf/flink.sh --quick          a check that the harness works (small runs)
@@ -49,6 +51,37 @@ rm -rf "$TMP"
 mkdir -p "$OUT" "$TMP/classes/META-INF/services"
 javac -encoding UTF-8 -d "$TMP/classes" -cp "$LIB/*:$JAR" tests/flink/CaptureReporter.java tests/flink/SluiceSinkJob.java
 echo 'CaptureReporter$Factory' > "$TMP/classes/META-INF/services/org.apache.flink.metrics.reporter.MetricReporterFactory"
+cat > "$TMP/JdkFlood.java" <<'JAVA'
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.WebSocket;
+import java.nio.ByteBuffer;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+
+/** Sends `records` records like SluiceSinkJob's over one JDK WebSocket, then one ping, and
+ *  prints RUN_MS from the first send to the pong. */
+public class JdkFlood {
+    public static void main(String[] a) throws Exception {
+        long records = Long.parseLong(a[1]);
+        String pad = "x".repeat(Integer.parseInt(a[2]));
+        CompletableFuture<Void> pong = new CompletableFuture<>();
+        WebSocket ws = HttpClient.newHttpClient().newWebSocketBuilder()
+                .buildAsync(URI.create(a[0]), new WebSocket.Listener() {
+                    public CompletionStage<?> onPong(WebSocket w, ByteBuffer m) { pong.complete(null); return null; }
+                }).get();
+        long start = System.nanoTime();
+        for (long i = 0; i < records; i++) {
+            ws.sendText("{\"subtask\":0,\"seq\":" + i + ",\"pad\":\"" + pad + "\"}", true).get();
+        }
+        ws.sendPing(ByteBuffer.allocate(8)).get();
+        pong.get();
+        System.out.println("RUN_MS " + (System.nanoTime() - start) / 1_000_000);
+        ws.abort();
+    }
+}
+JAVA
+javac -d "$TMP/classes" "$TMP/JdkFlood.java"
 
 PID=""
 cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; wait 2>/dev/null || true; }
@@ -73,17 +106,25 @@ run() {
   sed -n 's/^RUN_MS //p' "$log"
 }
 
+# jdk N: the JDK WebSocket loop; prints its RUN_MS
+jdk() {
+  java -Xmx1g -XX:+UseSerialGC -cp "$TMP/classes" JdkFlood "ws://$ADDR/pub/perf" "$RECORDS" "$PAD" \
+    > "$TMP/jdk-$1.log" 2>&1 || { echo "the JDK loop failed:" >&2; cat "$TMP/jdk-$1.log" >&2; exit 1; }
+  sed -n 's/^RUN_MS //p' "$TMP/jdk-$1.log"
+}
+
 rate() { awk -v n="$RECORDS" -v ms="$1" 'BEGIN { printf "%.0f", n * 1000 / ms }'; }
 median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
 echo "== $RUNS runs of $RECORDS records, parallelism $PAR, pad $PAD (load: $(cut -d' ' -f1-3 /proc/loadavg))"
 : > "$OUT/runs.tsv"
 for r in $(seq 1 "$RUNS"); do
-  d=$(run discard "$r"); s=$(run sluice "$r")
-  printf '%s\t%s\t%s\t%s\t%s\n' "$r" "$d" "$(rate "$d")" "$s" "$(rate "$s")" >> "$OUT/runs.tsv"
-  printf 'run %s: discard %s ms (%s rec/s), sluice %s ms (%s rec/s)\n' "$r" "$d" "$(rate "$d")" "$s" "$(rate "$s")"
+  d=$(run discard "$r"); s=$(run sluice "$r"); j=$(jdk "$r")
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$d" "$(rate "$d")" "$s" "$(rate "$s")" "$j" "$(rate "$j")" >> "$OUT/runs.tsv"
+  printf 'run %s: discard %s ms (%s rec/s), sluice %s ms (%s rec/s), JDK WebSocket loop %s ms (%s rec/s)\n' \
+    "$r" "$d" "$(rate "$d")" "$s" "$(rate "$s")" "$j" "$(rate "$j")"
 done
-D=$(cut -f3 "$OUT/runs.tsv" | median); S=$(cut -f5 "$OUT/runs.tsv" | median)
+D=$(cut -f3 "$OUT/runs.tsv" | median); S=$(cut -f5 "$OUT/runs.tsv" | median); J=$(cut -f7 "$OUT/runs.tsv" | median)
 LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
 {
   echo "# perf/flink.sh, $STAMP"
@@ -91,10 +132,11 @@ LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
   echo "$RECORDS records per job, parallelism $PAR, records of about $((37 + PAD)) bytes, checkpoints every second,"
   echo "$RUNS runs, $(nproc) cores, load average after the runs: $LOAD. Java: $(java -version 2>&1 | head -1)."
   echo
-  echo "| run | DiscardingSink (ms) | records/s | SluiceSink (ms) | records/s |"
-  echo "|---|---|---|---|---|"
-  while IFS=$'\t' read -r r d dr s sr; do echo "| $r | $d | $dr | $s | $sr |"; done < "$OUT/runs.tsv"
+  echo "| run | DiscardingSink (ms) | records/s | SluiceSink (ms) | records/s | JDK WebSocket loop (ms) | records/s |"
+  echo "|---|---|---|---|---|---|---|"
+  while IFS=$'\t' read -r r d dr s sr j jr; do echo "| $r | $d | $dr | $s | $sr | $j | $jr |"; done < "$OUT/runs.tsv"
   echo
-  echo "Median: DiscardingSink $D records/s, SluiceSink $S records/s."
+  echo "Median: DiscardingSink $D records/s, SluiceSink $S records/s, JDK WebSocket loop $J records/s."
 } > "$OUT/README.md"
-echo "== median: DiscardingSink $D records/s, SluiceSink $S records/s (perf/results/flink-$STAMP/README.md)"
+echo "== median: DiscardingSink $D records/s, SluiceSink $S records/s, JDK WebSocket loop $J records/s"
+echo "   (perf/results/flink-$STAMP/README.md)"

@@ -1,5 +1,7 @@
 //! How `SluiceSink` and `SluiceSource` fail, in real Flink jobs against the real `sluice`
 //! binary: a bad URL or topic fails when the job is defined, with a message naming the problem;
+//! `wss://` works with the JDK's TLS when the relay's certificate is trusted, and fails clearly
+//! when it is not;
 //! a relay that refuses the connection (404 wrong path, 401 no valid token, 403 no right to the
 //! topic) fails the job at once with the HTTP status and what to do; a relay that is down is
 //! retried with backoff, and the job fails with a clear message after `maxReconnectAttempts`,
@@ -14,7 +16,10 @@ mod util;
 use std::collections::BTreeMap;
 use std::net::TcpListener;
 
-use util::flink::{flink, http_get};
+use std::process::Command;
+
+use util::flink::{flink, http_get, Job};
+use util::tls::make_cert;
 use util::{watchdog, Binary};
 
 const ACCESS: &str = r#"
@@ -43,6 +48,26 @@ fn bad_urls_refusals_and_a_relay_that_is_down_end_clearly() {
         let config = dir.join("access.toml");
         std::fs::write(&config, ACCESS).unwrap();
         let open = Binary::start(&[]);
+        // Two TLS relays: the JVM trusts the first one's certificate only.
+        let (trusted, untrusted) = (make_cert(), make_cert());
+        let tls = |c: &util::tls::TestCert| {
+            Binary::start(&[
+                "--tls-cert",
+                c.cert.to_str().unwrap(),
+                "--tls-key",
+                c.key.to_str().unwrap(),
+            ])
+        };
+        let (tls_ok, tls_bad) = (tls(&trusted), tls(&untrusted));
+        let store = dir.join("trust.p12");
+        let _ = std::fs::remove_file(&store);
+        let keytool = Command::new("keytool")
+            .args(["-importcert", "-noprompt", "-alias", "relay", "-storetype", "PKCS12"])
+            .args(["-storepass", "changeit", "-file", trusted.cert.to_str().unwrap()])
+            .args(["-keystore", store.to_str().unwrap()])
+            .output()
+            .expect("keytool (part of the JDK)");
+        assert!(keytool.status.success(), "keytool: {}", String::from_utf8_lossy(&keytool.stderr));
         let guarded = Binary::start(&["--config", config.to_str().unwrap()]);
         let (down, late) = (free_port(), free_port());
         let o = format!("ws://{}", open.addr);
@@ -64,6 +89,16 @@ fn bad_urls_refusals_and_a_relay_that_is_down_end_clearly() {
             ),
             ("bad_topic", format!("build-sink|url={o};topic=bad topic"), "has the character ' '"),
             ("no_topic", format!("build-source|url={o};topics="), "must not be empty"),
+            (
+                "wss_trusted",
+                format!("sink|url=wss://127.0.0.1:{};topic=t", tls_ok.addr.port()),
+                "ok",
+            ),
+            (
+                "wss_untrusted",
+                format!("sink|url=wss://127.0.0.1:{};topic=t", tls_bad.addr.port()),
+                "TLS failed",
+            ),
             ("wrong_path", format!("sink|url={o}/nope;topic=t"), "HTTP 404"),
             ("sink_no_token", format!("sink|url={g};topic=t"), "HTTP 401"),
             (
@@ -94,7 +129,16 @@ fn bad_urls_refusals_and_a_relay_that_is_down_end_clearly() {
             ),
         ];
         let args: Vec<String> = cases.iter().map(|(n, s, _)| format!("{n}|{s}")).collect();
-        let mut job = f.spawn("SluiceFailuresJob", &args);
+        let mut cmd = f.java_with(
+            "SluiceFailuresJob",
+            &[
+                format!("-Djavax.net.ssl.trustStore={}", store.display()),
+                "-Djavax.net.ssl.trustStorePassword=changeit".into(),
+                "-Djavax.net.ssl.trustStoreType=PKCS12".into(),
+            ],
+        );
+        cmd.args(&args);
+        let mut job = Job::spawn(cmd);
 
         // The last scenario: the relay comes up after the sink has retried twice.
         job.wait_line("START sink_late_relay");

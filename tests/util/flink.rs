@@ -135,8 +135,14 @@ impl Flink {
     /// A `java` command for `class` with Flink, the connector and the test jobs on the
     /// classpath, logging the connector at INFO to stderr.
     pub fn java(&self, class: &str) -> Command {
+        self.java_with(class, &[])
+    }
+
+    /// [`Flink::java`] with extra JVM options (`-Dkey=value`).
+    pub fn java_with(&self, class: &str, jvm: &[String]) -> Command {
         let mut cmd = Command::new("java");
         cmd.args(["-Xmx768m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"])
+            .args(jvm)
             .args([
                 "--add-opens=java.base/java.util=ALL-UNNAMED",
                 "--add-opens=java.base/java.lang=ALL-UNNAMED",
