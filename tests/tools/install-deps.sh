@@ -10,8 +10,9 @@
 #   kosoku                runs the Autobahn TestSuite case files on Python 3, for tests/autobahn.rs
 #                         and tests/connector_autobahn.rs (client mode)
 #   websockets            Python's WebSocket library: the upstream servers of tests/connector_*.rs
-#   openjdk-17-jdk-headless, apache-flink 2.3.0 (pip: its jars)
-#                         Java and Apache Flink for tests/flink_conformance.rs
+#   openjdk-17-jdk-headless, apache-flink 2.3.0 (pip: its jars and PyFlink)
+#                         Java and Apache Flink for tests/flink_conformance.rs and the
+#                         connector's tests (tests/flink_*.rs build connectors/flink with them)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
