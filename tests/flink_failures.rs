@@ -1,7 +1,8 @@
 //! How `SluiceSink` and `SluiceSource` fail, in real Flink jobs against the real `sluice`
 //! binary: a bad URL or topic fails when the job is defined, with a message naming the problem;
 //! `wss://` works with the JDK's TLS when the relay's certificate is trusted, and fails clearly
-//! when it is not;
+//! when it is not; a record the relay cannot take (over its message size limit, or text that is
+//! not UTF-8) fails the job instead of being sent again forever;
 //! a relay that refuses the connection (404 wrong path, 401 no valid token, 403 no right to the
 //! topic) fails the job at once with the HTTP status and what to do; a relay that is down is
 //! retried with backoff, and the job fails with a clear message after `maxReconnectAttempts`,
@@ -14,11 +15,10 @@
 mod util;
 
 use std::collections::BTreeMap;
-use std::net::TcpListener;
 
 use std::process::Command;
 
-use util::flink::{flink, http_get, Job};
+use util::flink::{flink, http_get, Job, RefusingPort};
 use util::tls::make_cert;
 use util::{watchdog, Binary};
 
@@ -34,11 +34,6 @@ publish = []
 subscribe = ["allowed"]
 "#;
 
-/// A port nothing listens on (bound by the OS, then released).
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 #[test]
 fn bad_urls_refusals_and_a_relay_that_is_down_end_clearly() {
     watchdog(600, || {
@@ -48,6 +43,7 @@ fn bad_urls_refusals_and_a_relay_that_is_down_end_clearly() {
         let config = dir.join("access.toml");
         std::fs::write(&config, ACCESS).unwrap();
         let open = Binary::start(&[]);
+        let small = Binary::start(&["--max-message-size", "1KiB", "--max-frame-size", "1KiB"]);
         // Two TLS relays: the JVM trusts the first one's certificate only.
         let (trusted, untrusted) = (make_cert(), make_cert());
         let tls = |c: &util::tls::TestCert| {
@@ -69,7 +65,10 @@ fn bad_urls_refusals_and_a_relay_that_is_down_end_clearly() {
             .expect("keytool (part of the JDK)");
         assert!(keytool.status.success(), "keytool: {}", String::from_utf8_lossy(&keytool.stderr));
         let guarded = Binary::start(&["--config", config.to_str().unwrap()]);
-        let (down, late) = (free_port(), free_port());
+        // Ports held bound but not listening: connecting is refused, and nothing else (such as
+        // the Flink mini cluster's own ports) can take them meanwhile.
+        let (down_port, late_port) = (RefusingPort::new(), RefusingPort::new());
+        let (down, late) = (down_port.port, late_port.port);
         let o = format!("ws://{}", open.addr);
         let g = format!("ws://{}", guarded.addr);
 
@@ -100,6 +99,21 @@ fn bad_urls_refusals_and_a_relay_that_is_down_end_clearly() {
                 "TLS failed",
             ),
             ("wrong_path", format!("sink|url={o}/nope;topic=t"), "HTTP 404"),
+            (
+                "record_too_big",
+                format!("sink|url=ws://{};topic=t;records=3;size=2000", small.addr),
+                "(1009",
+            ),
+            (
+                "invalid_text",
+                format!("sink|url={o};topic=t;schema=invalid-utf8"),
+                "not valid UTF-8",
+            ),
+            (
+                "binary_bytes",
+                format!("sink|url={o};topic=t;schema=invalid-utf8;message_type=binary"),
+                "ok",
+            ),
             ("sink_no_token", format!("sink|url={g};topic=t"), "HTTP 401"),
             (
                 "sink_bad_token",
@@ -150,6 +164,7 @@ fn bad_urls_refusals_and_a_relay_that_is_down_end_clearly() {
                 .count()
                 >= 2
         });
+        drop(late_port);
         let relay = Binary::start(&["--listen", &format!("127.0.0.1:{late}")]);
 
         let end = job.wait(300);

@@ -12,9 +12,12 @@ use util::flink::{flink, label, Flink};
 use util::{connect, next_data, watchdog, Binary};
 
 const RECORDS: u64 = 100_000;
+/// Room for every record in the relay's queue to the test's (debug-built) subscriber, so a
+/// slow test process is never closed as a slow consumer: the subscriber is not under test.
+const QUEUE: &[&str] = &["--max-queued-bytes", "64MiB"];
 
 fn run(f: &Flink, parallelism: u64) {
-    let relay = Binary::start(&[]);
+    let relay = Binary::start(QUEUE);
     let topic = format!("results.p{parallelism}");
     let mut sub = connect(&format!("ws://{}/sub/{topic}", relay.addr));
     let job = f.spawn(

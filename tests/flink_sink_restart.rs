@@ -36,6 +36,9 @@ use util::proxy::{Direction, Proxy};
 use util::{connect, next_data, watchdog, Binary, Ws};
 
 const RECORDS: u64 = 100_000;
+/// Room for every record in the relay's queue to the test's (debug-built) subscriber, so a
+/// slow test process is never closed as a slow consumer: the subscriber is not under test.
+const QUEUE: &[&str] = &["--max-queued-bytes", "64MiB"];
 const PARALLELISM: u64 = 2;
 const GATES: [u64; 2] = [10_000, 30_000];
 const TOPIC: &str = "results";
@@ -121,7 +124,7 @@ fn replace(proxy: &Proxy, relay: Binary, sub: &mut Sub) -> (Binary, Sub) {
     drop(relay); // SIGKILL
     sub.drain_until_gone();
     proxy.wait_for("the sink's reconnect attempts", |_, waiting| waiting >= 1);
-    let next = Binary::start(&[]);
+    let next = Binary::start(QUEUE);
     let next_sub = Sub::to(next.addr);
     proxy.resume();
     proxy.open_gate(next.addr);
@@ -142,7 +145,7 @@ fn run_of(relay: &str, subtask: u64, sub: &Sub) -> (u64, u64) {
 fn relay_restarts_lose_nothing_and_duplicates_are_counted() {
     watchdog(900, || {
         let Some(f) = flink() else { return };
-        let relay_a = Binary::start(&[]);
+        let relay_a = Binary::start(QUEUE);
         let proxy = Proxy::start(Some(relay_a.addr));
         let mut sub_a = Sub::to(relay_a.addr);
         let gate = TcpListener::bind("127.0.0.1:0").unwrap();

@@ -5,13 +5,16 @@
 //
 //   build-sink    url, topic            only builds the sink (errors at build time)
 //   build-source  url, topics           only builds the source
-//   sink          url, topic, records, [token], [max_attempts], [backoff_ms]
-//                                       a job writing `records` strings to SluiceSink
+//   sink          url, topic, records, [token], [max_attempts], [backoff_ms], [size],
+//                 [schema=invalid-utf8], [message_type=binary]
+//                                       a job writing `records` strings (of `size` bytes) to
+//                                       SluiceSink; invalid-utf8 serializes each as one 0xff byte
 //   source        url, topics, [token], [max_attempts], [backoff_ms]
 //                                       a job reading until a record `END`
 //
 // Jobs run with no restart strategy, so a connector failure fails the job.
 
+import io.sluice.flink.MessageType;
 import io.sluice.flink.SluiceSink;
 import io.sluice.flink.SluiceSinkBuilder;
 import io.sluice.flink.SluiceSource;
@@ -20,6 +23,7 @@ import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
 import org.apache.flink.api.common.eventtime.WatermarkStrategy;
+import org.apache.flink.api.common.serialization.SerializationSchema;
 import org.apache.flink.api.common.serialization.SimpleStringSchema;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.streaming.api.functions.sink.v2.DiscardingSink;
@@ -76,7 +80,13 @@ public class SluiceFailuresJob {
                 StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(SluiceSinkJob.config());
                 env.setParallelism(1);
                 long n = Long.parseLong(a.getOrDefault("records", "100"));
-                env.fromSequence(0, n - 1).map(i -> "record " + i).sinkTo(sink(a));
+                int size = Integer.parseInt(a.getOrDefault("size", "0"));
+                env.fromSequence(0, n - 1)
+                        .map(i -> {
+                            String r = "record " + i;
+                            return r.length() < size ? r + "x".repeat(size - r.length()) : r;
+                        })
+                        .sinkTo(sink(a));
                 env.execute("sluice-failure-sink");
                 return;
             }
@@ -92,11 +102,25 @@ public class SluiceFailuresJob {
         }
     }
 
+    /** Bytes that are not UTF-8. */
+    public static class InvalidUtf8 implements SerializationSchema<String> {
+        private static final long serialVersionUID = 1L;
+
+        @Override
+        public byte[] serialize(String s) {
+            return new byte[] {(byte) 0xff};
+        }
+    }
+
     static SluiceSink<String> sink(Map<String, String> a) {
         SluiceSinkBuilder<String> b = SluiceSink.<String>builder()
                 .setUrl(a.get("url"))
                 .setTopic(a.get("topic"))
-                .setSerializationSchema(new SimpleStringSchema());
+                .setSerializationSchema(a.getOrDefault("schema", "").equals("invalid-utf8")
+                        ? new InvalidUtf8() : new SimpleStringSchema());
+        if (a.getOrDefault("message_type", "text").equals("binary")) {
+            b.setMessageType(MessageType.BINARY);
+        }
         if (a.containsKey("token")) {
             b.setToken(a.get("token"));
         }

@@ -250,13 +250,14 @@ impl Job {
         }
     }
 
-    /// Wait for a stdout line starting with `prefix`; panics if the job ends first or after
-    /// `IO_TIMEOUT`.
+    /// Wait for a stdout line starting with `prefix`; panics if the job ends first, or prints
+    /// nothing for `IO_TIMEOUT`.
     pub fn wait_line(&mut self, prefix: &str) -> String {
-        let deadline = Instant::now() + IO_TIMEOUT;
+        let mut deadline = Instant::now() + IO_TIMEOUT;
         loop {
             match self.stdout.recv_timeout(Duration::from_millis(200)) {
                 Ok(line) => {
+                    deadline = Instant::now() + IO_TIMEOUT;
                     self.lines.push(line.clone());
                     if line.starts_with(prefix) {
                         return line;
@@ -343,4 +344,41 @@ pub fn wait_subscribers(addr: SocketAddr, topic: &str, n: u64, job: &mut Job) {
 pub fn label(text: &str) -> (u64, u64) {
     let v: serde_json::Value = serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"));
     (v["subtask"].as_u64().unwrap(), v["seq"].as_u64().unwrap())
+}
+
+/// A TCP port on 127.0.0.1 that is bound but not listening, so connecting to it is refused
+/// (a relay that is down) and nothing else can take it until this is dropped.
+pub struct RefusingPort {
+    fd: libc::c_int,
+    pub port: u16,
+}
+
+impl RefusingPort {
+    pub fn new() -> RefusingPort {
+        // SAFETY: plain socket(2), bind(2) and getsockname(2) calls on a descriptor we own,
+        // with a sockaddr_in on our stack and its true size; the descriptor is closed in Drop.
+        unsafe {
+            let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+            assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
+            let mut addr: libc::sockaddr_in = std::mem::zeroed();
+            addr.sin_family = libc::AF_INET as libc::sa_family_t;
+            addr.sin_addr.s_addr = u32::from(std::net::Ipv4Addr::LOCALHOST).to_be();
+            let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+            let rc = libc::bind(fd, (&raw const addr).cast(), len);
+            assert_eq!(rc, 0, "bind: {}", std::io::Error::last_os_error());
+            let mut got = len;
+            let rc = libc::getsockname(fd, (&raw mut addr).cast(), &mut got);
+            assert_eq!(rc, 0, "getsockname: {}", std::io::Error::last_os_error());
+            RefusingPort { fd, port: u16::from_be(addr.sin_port) }
+        }
+    }
+}
+
+impl Drop for RefusingPort {
+    fn drop(&mut self) {
+        // SAFETY: closing the descriptor this value owns, once.
+        unsafe {
+            libc::close(self.fd);
+        }
+    }
 }

@@ -96,8 +96,8 @@ final class SluiceSinkWriter<T> implements SinkWriter<T> {
             try {
                 text = utf8.decode(ByteBuffer.wrap(data)).toString();
             } catch (CharacterCodingException e) {
-                throw new SluiceException("a record serialized to " + data.length
-                        + " bytes that are not valid UTF-8, so it cannot be a text message; "
+                throw new SluiceException("a record serialized to bytes that are not valid UTF-8 ("
+                        + data.length + " bytes), so it cannot be a text message; "
                         + "use setMessageType(MessageType.BINARY) to send bytes");
             }
             r = new PublishChannel.Record(text, null, data.length);
