@@ -9,14 +9,15 @@
 #   chromium, fonts-dejavu-core   headless browser: tests/dashboard_browser.rs, web_example_browser.rs
 #   nodejs, npm                   to drive it (tests/browser/*.mjs)
 #   python3, python3-venv         the interpreter and its venv module
-#   openjdk-17-jdk-headless       Java, for Apache Flink in tests/flink_conformance.rs
+#   openjdk-17-jdk-headless       Java, for Apache Flink: tests/flink_conformance.rs and the
+#                                 Flink connector's tests (tests/flink_*.rs build connectors/flink)
 #
 # Into the repository's build area (git-ignored; `cargo clean` removes target/venv):
 #   target/venv                   a Python virtual environment ($SLUICE_VENV to put it elsewhere)
 #                                 with tests/tools/requirements.txt: prometheus_client (the
 #                                 reference /metrics parser), kosoku (Autobahn TestSuite on
 #                                 Python 3), websockets (upstream servers), apache-flink (its
-#                                 jars; about 350 MB)
+#                                 jars and PyFlink; about 350 MB)
 #   tests/browser/node_modules    playwright-core, pinned by tests/browser/package-lock.json
 set -euo pipefail
 cd "$(dirname "$0")/../.."
