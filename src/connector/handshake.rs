@@ -365,7 +365,8 @@ mod tests {
         let offer = String::from_utf8(request_offering(&url, KEY, None, &[], true)).unwrap();
         assert!(
             offer.contains(
-                "\r\nSec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"
+                "\r\nSec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover; \
+                 client_max_window_bits\r\n"
             ),
             "{offer}"
         );

@@ -16,9 +16,12 @@ use crate::config::CompressionConfig;
 /// The extension's name.
 const NAME: &str = "permessage-deflate";
 
-/// What a connector offers its upstream: permessage-deflate, and that the server may limit
-/// our window (we never compress, so any limit is fine).
-pub(crate) const CLIENT_OFFER: &str = "permessage-deflate; client_max_window_bits";
+/// What a connector offers its upstream: permessage-deflate, with the two client parameters
+/// a server may want to answer with. We never compress what we send, so any window limit is
+/// fine and no context is ever kept (servers that insist on `client_no_context_takeover`
+/// accept this offer; the others may ignore it).
+pub(crate) const CLIENT_OFFER: &str =
+    "permessage-deflate; client_no_context_takeover; client_max_window_bits";
 
 /// One `name[=value]` parameter as written (the value unquoted).
 type Param<'a> = (&'a str, Option<String>);
