@@ -231,11 +231,14 @@ impl FrameReader {
             Err(e) => return Err(CloseReason::new(CLOSE_PROTOCOL, e.to_string())),
         };
         if header.rsv1 || header.rsv2 || header.rsv3 {
-            if header.rsv2 || header.rsv3 || self.receive == Receive::Off {
+            if self.receive == Receive::Off {
                 return Err(CloseReason::new(
                     CLOSE_PROTOCOL,
                     "reserved bits set, no extension negotiated",
                 ));
+            }
+            if header.rsv2 || header.rsv3 {
+                return Err(CloseReason::new(CLOSE_PROTOCOL, "RSV2 or RSV3 set"));
             }
             match header.opcode {
                 OpCode::Control(_) => {

@@ -178,6 +178,8 @@ fn an_idle_reader_owns_nothing_without_context() {
     result.unwrap();
     assert_eq!(events, ["b:Hello"]);
     assert!(r.frag.is_none() && r.own.is_none());
+    // Inline: 8 bytes more than without the extension (16), whatever was negotiated.
+    assert!(std::mem::size_of::<FrameReader>() <= 24);
     assert_eq!(inflate.context_inflaters(), 0);
     let c = inflate.counters;
     assert_eq!((c.inflated_messages, c.inflated_bytes_in, c.inflated_bytes_out), (1, 7, 5));
