@@ -119,7 +119,7 @@ pub fn frames(data: &[u8]) {
 }
 
 /// The inflate path of permessage-deflate, two ways over the same bytes: as one raw DEFLATE
-/// message for an [`Inflater`] (whatever the input, the output and its buffer stay within the
+/// message for an `Inflater` (whatever the input, the output and its buffer stay within the
 /// limit), and as frames for a reader with the extension negotiated, fed in chunks like
 /// [`frames`] (messages within the limit, only the close codes of the protocol, and no
 /// inflater left behind once the reader is gone).

@@ -29,7 +29,7 @@ pub struct CompressionConfig {
     /// DEFLATE compression level, 1 (fastest) to 9 (smallest output). Default 2.
     pub level: u32,
     /// Let a client keep its LZ77 context from one message to the next (better compression of
-    /// what it sends, at the cost of an inflater per such connection, about 47 KiB). Default
+    /// what it sends, at the cost of an inflater per such connection, about 46 KiB). Default
     /// `false`: the answer asks every client for `client_no_context_takeover`, and compressed
     /// messages from clients are inflated by one shared inflater.
     pub client_context_takeover: bool,

@@ -283,7 +283,7 @@ impl Connector {
 
     /// Offer permessage-deflate (RFC 7692) to the upstream, so a feed that compresses its
     /// messages can send them compressed. Default off. If the upstream accepts, its messages
-    /// are inflated here (about 47 KiB for the connection's inflater when the upstream keeps its
+    /// are inflated here (about 46 KiB for the connection's inflater when the upstream keeps its
     /// compression context); if it declines, nothing changes.
     pub fn compression(mut self, on: bool) -> Connector {
         self.compression = on;

@@ -215,7 +215,7 @@ impl Inflate {
 
     /// Inflaters owned by connections now: one per connection whose peer keeps its context
     /// (after its first compressed message), one per fragmented compressed message in
-    /// progress from a peer that keeps none. Each holds about 47 KiB (`perf/deflate.sh`).
+    /// progress from a peer that keeps none. Each holds about 46 KiB (`perf/deflate.sh`).
     pub(crate) fn context_inflaters(&self) -> usize {
         self.owned.load(Ordering::Relaxed)
     }

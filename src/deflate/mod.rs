@@ -18,7 +18,7 @@
 //!   `max_message_size` as it is produced: a message that would inflate past it is refused
 //!   (close `1009`) with no more than the limit allocated; a stream that is not valid DEFLATE
 //!   is refused with `1007`. Connections whose peer keeps its context own an inflater
-//!   (counted in [`Counters::context_inflaters`]); the others share the reactor's.
+//!   (counted by [`Inflate::context_inflaters`]); the others share the reactor's.
 //! - **Connectors** offer [`CLIENT_OFFER`] and check the upstream's answer with
 //!   [`accept_response`]; they never compress what they send (RFC 7692 lets a sender leave any
 //!   message uncompressed), so only the inflating side matters to them.
