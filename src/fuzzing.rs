@@ -125,9 +125,11 @@ pub fn frames(data: &[u8]) {
 /// inflater left behind once the reader is gone).
 pub fn inflate(data: &[u8]) {
     let Some((&[a, b], data)) = data.split_first_chunk::<2>() else { return };
+    // As the configuration guarantees: max_frame <= max_message.
+    let max_frame = 1 + (a as usize) * 64;
     let limits = FrameLimits {
-        max_frame: 1 + (a as usize) * 256,
-        max_message: 1 + (b as usize) * 512,
+        max_frame,
+        max_message: max_frame + (b as usize) * 512,
         max_fragments: 1 + (a as usize % 64),
         max_empty_fragments: (b as usize) % 8,
     };

@@ -80,8 +80,8 @@ HELLO = bytes([0xF2, 0x48, 0xCD, 0xC9, 0xC9, 0x07, 0x00])  # RFC 7692 section 7.
 RSV1 = 0x40
 bomb = deflate(bytes(1 << 20), level=9)
 doc = json.dumps([{"symbol": "BTC-USD", "bid": 100000 + i, "ask": 100001 + i} for i in range(40)]).encode()
-# Knobs: a = 0x7f (server, 32 KiB frames); b % 3 picks no context (0), context (1), off (2);
-# max_message = 1 + b * 512.
+# Knobs: a = 0x7f (server, 8 KiB frames); b % 3 picks no context (0), context (1), off (2);
+# max_message = max_frame + b * 512.
 for name, (b, data) in {
     "hello": (0x21, frame(1, HELLO, rsv=RSV1) + frame(1, HELLO[:3], False, rsv=RSV1) + frame(9, b"p") + frame(0, HELLO[3:])),
     "context": (0x22, frame(1, HELLO, rsv=RSV1) + frame(1, bytes([0xF2, 0x00, 0x11, 0x00, 0x00]), rsv=RSV1)),
