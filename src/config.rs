@@ -17,6 +17,7 @@ use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 
 use span::{key_span, line_of, table_key_span};
+mod compression;
 mod connector;
 pub use crate::access::config::{Access, Secret, StaticToken};
 pub use crate::tls::TlsFiles;
@@ -25,6 +26,7 @@ pub mod reference;
 mod span;
 mod web;
 mod window;
+pub use compression::CompressionConfig;
 pub use connector::{BackoffConfig, ConnectorConfig, Messages};
 pub use pipeline::{
     check_pipelines, PartitionConfig, PipelineConfig, StepConfig, TopicName, Topics, WorkerConfig,
@@ -47,6 +49,8 @@ pub struct Config {
     pub tls: Option<TlsFiles>,
     /// Metrics and the dashboard.
     pub metrics: MetricsConfig,
+    /// permessage-deflate on accepted connections (`[compression]`).
+    pub compression: CompressionConfig,
     /// The worker pool that runs pipelines (`[workers]`).
     pub workers: WorkerConfig,
     /// Transform pipelines (`[[pipeline]]` tables).
@@ -70,6 +74,7 @@ impl Default for Config {
             access: Access::default(),
             tls: None,
             metrics: MetricsConfig::default(),
+            compression: CompressionConfig::default(),
             workers: WorkerConfig::default(),
             pipelines: Vec::new(),
             sources: Vec::new(),
@@ -308,6 +313,7 @@ impl Config {
             ));
         }
         self.access.validate()?;
+        self.compression.validate()?;
         if let Some(tls) = &self.tls {
             tls.validate()?;
         }

@@ -7,8 +7,8 @@ use crate::config::connector::{
     default_buffer, default_connect_timeout, default_ping_interval, default_stall_timeout,
 };
 use crate::config::{
-    BackoffConfig, Config, ConnectorConfig, Limits, MetricsConfig, PipelineConfig, TlsFiles,
-    WebConfig, WorkerConfig,
+    BackoffConfig, CompressionConfig, Config, ConnectorConfig, Limits, MetricsConfig,
+    PipelineConfig, TlsFiles, WebConfig, WorkerConfig,
 };
 use crate::connector::Overflow;
 
@@ -168,6 +168,43 @@ pub static SECTIONS: &[Section] = &[
             },
         ],
         fields: fields_of::<WebConfig>,
+        same_as: None,
+    },
+    Section {
+        name: "compression",
+        shape: Shape::Table,
+        doc: "permessage-deflate (RFC 7692) on accepted WebSockets: a message is compressed once \
+              for all its subscribers; nothing is kept per connection by default \
+              (docs/compression.md).",
+        keys: &[
+            Key {
+                name: "enabled",
+                value: Value::Default(|| d().compression.enabled.to_string()),
+                doc: "Accept a client's permessage-deflate offer.",
+            },
+            Key {
+                name: "min_size",
+                value: Value::Default(|| size(d().compression.min_size)),
+                doc: "Messages shorter than this go uncompressed.",
+            },
+            Key {
+                name: "level",
+                value: Value::Default(|| d().compression.level.to_string()),
+                doc: "DEFLATE level, 1 (fastest) to 9 (smallest).",
+            },
+            Key {
+                name: "client_context_takeover",
+                value: Value::Default(|| d().compression.client_context_takeover.to_string()),
+                doc: "Let clients keep their compression context between messages (about 46 KiB \
+                      per such connection); false asks every client for no context takeover.",
+            },
+            Key {
+                name: "client_max_window_bits",
+                value: Value::Default(|| d().compression.client_max_window_bits.to_string()),
+                doc: "With client_context_takeover: the largest client window, 9 to 15 bits.",
+            },
+        ],
+        fields: fields_of::<CompressionConfig>,
         same_as: None,
     },
     Section {
@@ -459,6 +496,11 @@ const CONNECTOR: &[Key] = &[
         name: "subprotocol",
         value: Value::Optional("\"feed.v1\""),
         doc: "Request this subprotocol; the upstream must choose it. Default: none.",
+    },
+    Key {
+        name: "compression",
+        value: Value::Default(|| "false".into()),
+        doc: "Offer permessage-deflate to the upstream, so a compressed feed is accepted.",
     },
     Key {
         name: "ca_file",
