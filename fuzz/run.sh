@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Run one cargo-fuzz target for a while: fuzz/run.sh <handshake|frames|config> [seconds, default 600]
+# Run one cargo-fuzz target for a while: fuzz/run.sh <handshake|frames|config|inflate> [seconds, default 600]
 #
 # The toolchain here is stable; cargo-fuzz needs nightly flags (-Zsanitizer=address and the
 # sanitizer-coverage passes), which RUSTC_BOOTSTRAP=1 unlocks on stable rustc. New corpus
@@ -7,7 +7,7 @@
 # A crash is saved under fuzz/artifacts/<target>/ and the run exits non-zero.
 set -euo pipefail
 cd "$(dirname "$0")"
-target="${1:?usage: fuzz/run.sh <handshake|frames|config> [seconds]}"
+target="${1:?usage: fuzz/run.sh <handshake|frames|config|inflate> [seconds]}"
 secs="${2:-600}"
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 mkdir -p "corpus/$target"

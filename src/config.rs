@@ -4,8 +4,9 @@
 //! `127.0.0.1:8080`, the limits below); [`Config::from_toml_file`] reads a TOML file where every
 //! key is optional and unknown keys are errors. Errors name the file, the line and the key.
 //!
-//! Durations are written `500ms`, `10s`, `5m`, `1h` (or `0` to disable where allowed); byte sizes
-//! `512`, `64KiB`, `4MiB`, `1GiB` (also `KB`/`MB`/`GB`, decimal).
+//! Durations are written `500ms`, `10s`, `5m`, `1h` (also `us`, `min`, fractions like `1.5s`; `0`
+//! to disable where allowed); byte sizes `512`, `64KiB`, `4MiB`, `1GiB` (also `K`, `M`, `G`) or
+//! decimal `64KB`, `4MB`, `1GB`. [`mod@reference`] documents every key.
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -16,18 +17,23 @@ use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 
 use span::{key_span, line_of, table_key_span};
+mod compression;
 mod connector;
 pub use crate::access::config::{Access, Secret, StaticToken};
 pub use crate::tls::TlsFiles;
 mod pipeline;
+pub mod reference;
 mod span;
 mod topic;
+mod web;
 mod window;
+pub use compression::CompressionConfig;
 pub use connector::{BackoffConfig, ConnectorConfig, Messages};
 pub use pipeline::{
     check_pipelines, PartitionConfig, PipelineConfig, StepConfig, TopicName, Topics, WorkerConfig,
 };
 pub use topic::{HistoryConfig, SlowPolicy, TopicConfig};
+pub use web::{WebConfig, DEFAULT_STATIC_MAX_BYTES, DEFAULT_STATIC_PREFIX};
 pub use window::{AggregateConfig, Millis, SignedMillis, TimeConfig, WindowConfig};
 
 /// Everything the reactor needs to run. Build it with [`Config::default()`] and adjust fields, or
@@ -45,6 +51,8 @@ pub struct Config {
     pub tls: Option<TlsFiles>,
     /// Metrics and the dashboard.
     pub metrics: MetricsConfig,
+    /// permessage-deflate on accepted connections (`[compression]`).
+    pub compression: CompressionConfig,
     /// The worker pool that runs pipelines (`[workers]`).
     pub workers: WorkerConfig,
     /// Transform pipelines (`[[pipeline]]` tables).
@@ -59,6 +67,8 @@ pub struct Config {
     /// Delivery settings by topic pattern (`[[topic]]` tables): history, resume, slow consumers.
     #[serde(rename = "topic")]
     pub topics: Vec<TopicConfig>,
+    /// The user's own static files, served by the relay (`[web]`). Default: none.
+    pub web: WebConfig,
 }
 
 impl Default for Config {
@@ -69,11 +79,13 @@ impl Default for Config {
             access: Access::default(),
             tls: None,
             metrics: MetricsConfig::default(),
+            compression: CompressionConfig::default(),
             workers: WorkerConfig::default(),
             pipelines: Vec::new(),
             sources: Vec::new(),
             sinks: Vec::new(),
             topics: Vec::new(),
+            web: WebConfig::default(),
         }
     }
 }
@@ -318,6 +330,7 @@ impl Config {
             ));
         }
         self.access.validate()?;
+        self.compression.validate()?;
         if let Some(tls) = &self.tls {
             tls.validate()?;
         }
@@ -331,7 +344,7 @@ impl Config {
         if w.spin > Duration::from_secs(1) {
             return Err(("workers.spin", "must be at most 1s".into()));
         }
-        Ok(())
+        self.web.validate()
     }
 }
 
@@ -385,7 +398,9 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         "m" | "min" => 60.0,
         "h" => 3600.0,
         "" => return Err(format!("duration `{s}` needs a unit: `ms`, `s`, `m` or `h`")),
-        other => return Err(format!("unknown duration unit `{other}` in `{s}` (use ms, s, m, h)")),
+        other => {
+            return Err(format!("unknown duration unit `{other}` in `{s}` (use us, ms, s, m, h)"))
+        }
     };
     let secs = value * scale;
     if !secs.is_finite() || !(0.0..=1e9).contains(&secs) {
@@ -411,7 +426,9 @@ pub fn parse_size(s: &str) -> Result<usize, String> {
         "MB" => 1e6,
         "GB" => 1e9,
         other => {
-            return Err(format!("unknown size unit `{other}` in `{s}` (use B, KiB, MiB, GiB)"))
+            return Err(format!(
+                "unknown size unit `{other}` in `{s}` (use B, KiB, MiB, GiB, or KB, MB, GB)"
+            ))
         }
     };
     let bytes = value * scale;

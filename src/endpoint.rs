@@ -11,14 +11,18 @@
 //! | `/metrics` | the Prometheus text exposition of [`crate::Stats`] |
 //! | `/` and `/_sluice/*.{css,js}` | the dashboard page and its assets (unless `metrics.dashboard = false`) |
 //! | `/_sluice/stats` | WebSocket; the dashboard's live feed (JSON, once a second) |
+//! | `<static_prefix>…` (`/app/…`) | the user's static files, from memory (when `[web] static_dir` is set; see [`crate::web`]) |
 //!
-//! Custom endpoints are matched first, by exact path.
+//! Custom endpoints are matched first, by exact path; then the built-in paths, the dashboard,
+//! the static files, and `/pub/` and `/sub/`.
 
 use std::collections::HashMap;
 use std::fmt;
 
 use crate::conn::http::{Request, Response};
 use crate::topic::validate_topic;
+use crate::web::serve::Route;
+use crate::web::StaticFiles;
 
 /// A handler for a custom plain-HTTP endpoint. It runs on the reactor thread, so it must be quick.
 pub type HttpHandler = Box<dyn FnMut(&Request<'_>) -> Response + Send>;
@@ -61,7 +65,8 @@ pub(crate) enum Target {
     Echo,
     /// A plain HTTP answer.
     Http(Response),
-    /// A custom HTTP endpoint, by path.
+    /// A custom HTTP endpoint or a static file, by path: answered by [`Routes::call`], which
+    /// sees the request's headers.
     Custom(String),
     /// `/metrics`: rendered from the reactor's counters.
     Metrics,
@@ -76,6 +81,7 @@ pub(crate) enum Target {
 pub(crate) struct Routes {
     custom: HashMap<String, Endpoint>,
     dashboard: bool,
+    files: Option<StaticFiles>,
 }
 
 impl Routes {
@@ -84,14 +90,20 @@ impl Routes {
         self.dashboard = on;
     }
 
+    /// Serve these static files under their prefix (or none).
+    pub(crate) fn set_static(&mut self, files: Option<StaticFiles>) {
+        self.files = files;
+    }
+
     pub(crate) fn add(&mut self, path: &str, endpoint: Endpoint) {
         self.custom.insert(path.to_string(), endpoint);
     }
 
-    /// Run a custom HTTP handler.
+    /// Answer a [`Target::Custom`]: run a custom HTTP handler, or serve a static file.
     pub(crate) fn call(&mut self, path: &str, request: &Request<'_>) -> Response {
-        match self.custom.get_mut(path) {
-            Some(Endpoint::Http(h)) => h(request),
+        match (self.custom.get_mut(path), &self.files) {
+            (Some(Endpoint::Http(h)), _) => h(request),
+            (None, Some(files)) => files.respond(path, request),
             _ => Response::error(404, "no such endpoint"),
         }
     }
@@ -117,6 +129,13 @@ impl Routes {
         if self.dashboard {
             if let Some(resp) = crate::dashboard::asset(path) {
                 return Target::Http(resp);
+            }
+        }
+        if let Some(files) = &self.files {
+            match files.route(path) {
+                Route::NotMine => {}
+                Route::File => return Target::Custom(path.to_string()),
+                Route::Answer(resp) => return Target::Http(resp),
             }
         }
         if let Some(topic) = path.strip_prefix("/pub/") {

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 pub use crate::config::ConfigError;
 pub use crate::handle::HandleError;
 pub use crate::topic::TopicError;
+pub use crate::web::StaticError;
 
 /// An error starting or running a [`crate::Reactor`].
 #[derive(Debug)]
@@ -26,6 +27,9 @@ pub enum Error {
     Pipeline(crate::ops::PipelineError),
     /// An upstream connector definition is unusable, or its name is taken; fix the named setting.
     Connector(crate::connector::ConnectorError),
+    /// The static files directory (`[web] static_dir`) could not be loaded; fix the named file
+    /// or the `[web]` settings.
+    Static(StaticError),
     /// An I/O error from the poller itself (or starting a worker thread); the reactor cannot
     /// continue.
     Io(io::Error),
@@ -39,6 +43,7 @@ impl fmt::Display for Error {
             Error::Endpoint(why) => write!(f, "invalid endpoint: {why}"),
             Error::Pipeline(e) => write!(f, "invalid {e}"),
             Error::Connector(e) => write!(f, "invalid {e}"),
+            Error::Static(e) => write!(f, "{e}"),
             Error::Io(e) => write!(f, "reactor I/O error: {e}"),
         }
     }
@@ -52,6 +57,7 @@ impl std::error::Error for Error {
             Error::Io(e) => Some(e),
             Error::Pipeline(e) => Some(e),
             Error::Connector(e) => Some(e),
+            Error::Static(e) => Some(e),
             Error::Endpoint(_) => None,
         }
     }
@@ -60,6 +66,12 @@ impl std::error::Error for Error {
 impl From<ConfigError> for Error {
     fn from(e: ConfigError) -> Self {
         Error::Config(e)
+    }
+}
+
+impl From<StaticError> for Error {
+    fn from(e: StaticError) -> Self {
+        Error::Static(e)
     }
 }
 

@@ -8,6 +8,7 @@ use crate::access::config::{Access, Secret, StaticToken};
 use crate::access::Gate;
 use crate::conn::frames::{Event, Flow, FrameLimits, FrameReader, Role};
 use crate::conn::http::{self, Parsed};
+use crate::deflate::{Inflate, Inflater, Receive};
 use crate::endpoint::{Routes, Target};
 
 /// The handshake parser: request heads (`httparse` with Sluice's limits), the RFC 6455 upgrade
@@ -115,6 +116,68 @@ pub fn frames(data: &[u8]) {
             }
         }
     }
+}
+
+/// The inflate path of permessage-deflate, two ways over the same bytes: as one raw DEFLATE
+/// message for an `Inflater` (whatever the input, the output and its buffer stay within the
+/// limit), and as frames for a reader with the extension negotiated, fed in chunks like
+/// [`frames`] (messages within the limit, only the close codes of the protocol, and no
+/// inflater left behind once the reader is gone).
+pub fn inflate(data: &[u8]) {
+    let Some((&[a, b], data)) = data.split_first_chunk::<2>() else { return };
+    // As the configuration guarantees: max_frame <= max_message.
+    let max_frame = 1 + (a as usize) * 64;
+    let limits = FrameLimits {
+        max_frame,
+        max_message: max_frame + (b as usize) * 512,
+        max_fragments: 1 + (a as usize % 64),
+        max_empty_fragments: (b as usize) % 8,
+    };
+    let mut raw = Inflater::new(9 + a % 7);
+    let mut out = Vec::new();
+    if let Err(e) = raw.push(data, true, &mut out, limits.max_message) {
+        assert!(matches!(e.close_code(), 1007 | 1009), "{e}");
+    }
+    assert!(out.len() <= limits.max_message && out.capacity() <= limits.max_message);
+
+    let receive = match b % 3 {
+        0 => Receive::NoContext,
+        1 => Receive::Context { window_bits: 8 + (a >> 3) % 8 },
+        _ => Receive::Off,
+    };
+    let role = if a & 0x80 == 0 { Role::Server } else { Role::Client };
+    let mut inflate = Inflate::new();
+    let mut reader = FrameReader::new(role);
+    reader.set_receive(receive);
+    let mut held: Vec<u8> = Vec::new();
+    'feed: for piece in data.chunks(1 + (b as usize % 32) * 11) {
+        held.extend_from_slice(piece);
+        loop {
+            let result = reader.process_with(&mut held, &limits, Some(&mut inflate), |event| {
+                if let Event::Message { payload, .. } = event {
+                    assert!(payload.len() <= limits.max_message);
+                }
+                Flow::Continue
+            });
+            match result {
+                Ok(progress) => {
+                    held.drain(..progress.consumed);
+                    match progress.flow {
+                        Flow::Stop => break 'feed,
+                        Flow::Pause => continue,
+                        Flow::Continue => break,
+                    }
+                }
+                Err(reason) => {
+                    assert!(matches!(reason.code, 1002 | 1007 | 1008 | 1009), "{}", reason.code);
+                    assert!(reason.reason.len() <= 123);
+                    break 'feed;
+                }
+            }
+        }
+    }
+    drop(reader);
+    assert_eq!(inflate.context_inflaters(), 0);
 }
 
 /// The configuration parser: TOML text to a validated [`crate::Config`], or an error that

@@ -17,6 +17,8 @@
 //! - [`Connector`]: pull an upstream WebSocket feed into a topic (a source) or push a topic to an
 //!   upstream endpoint (a sink), with reconnects, added with [`Reactor::add_connector`] or from
 //!   the configuration's `[[source]]` and `[[sink]]` tables;
+//! - [`WebConfig`] (`Config::web`): a directory of the user's own static files, served from
+//!   memory under a URL prefix (see [`web`]);
 //! - [`Error`] and the per-layer error types it wraps.
 //!
 //! ```no_run
@@ -40,6 +42,10 @@ pub mod config;
 mod conn;
 pub mod connector;
 mod dashboard;
+// The reactor calls into it at the upgrade, at fan-out and on the read path once wired; until
+// then parts are used by tests only.
+#[allow(dead_code, unused_imports)]
+mod deflate;
 mod endpoint;
 pub mod error;
 #[cfg(feature = "fuzzing")]
@@ -54,17 +60,18 @@ mod route;
 mod tls;
 mod topic;
 mod wake;
+pub mod web;
 pub mod worker;
 
 pub use clock::Clock;
-pub use config::{Config, Limits, MetricsConfig, WorkerConfig};
+pub use config::{Config, Limits, MetricsConfig, WebConfig, WorkerConfig};
 pub use conn::http::{Request, Response};
 pub use connector::{
     Backoff, Connector, ConnectorError, ConnectorKind, ConnectorState, ConnectorStats, Overflow,
 };
 pub use dashboard::FEED_PATH;
 pub use endpoint::{Endpoint, HttpHandler};
-pub use error::{ConfigError, Error, HandleError, TopicError};
+pub use error::{ConfigError, Error, HandleError, StaticError, TopicError};
 pub use handle::{Handle, Message};
 pub use metrics::{PipelineStats, QueueStats, Stats};
 pub use ops::{

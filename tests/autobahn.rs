@@ -27,7 +27,7 @@ struct Verdict {
 
 fn run_cases(url: &str, report: &str, cases: &[&str]) -> BTreeMap<String, Verdict> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let out = Command::new("python3")
+    let out = Command::new(util::python::python())
         .arg(dir.join("tests/autobahn/drive.py"))
         .arg(url)
         .arg(dir.join("target/autobahn").join(report))

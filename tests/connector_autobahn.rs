@@ -44,7 +44,7 @@ fn autobahn_client_conformance() {
             return;
         }
         let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-        let mut server = Command::new("python3")
+        let mut server = Command::new(util::python::python())
             .arg(dir.join("tests/autobahn/fuzzingserver.py"))
             .arg(dir.join("target/autobahn/client"))
             .args(SECTIONS)

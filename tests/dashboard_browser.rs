@@ -12,46 +12,16 @@
 mod util;
 
 use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
 use tungstenite::Message;
+use util::browser::{browser_dir, prerequisites};
 use util::{connect, next_data, watchdog, Binary};
 
 const STEP_TIMEOUT: Duration = Duration::from_secs(90);
-
-fn browser_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
-}
-
-/// Whether Chromium, node and playwright-core are present; under CI a missing one fails.
-fn prerequisites() -> bool {
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    let missing: Vec<String> = [
-        (Path::new(&chromium).exists(), format!("{chromium} (apt-get install chromium)")),
-        (
-            Command::new("node").arg("--version").output().is_ok_and(|o| o.status.success()),
-            "node".into(),
-        ),
-        (
-            browser_dir().join("node_modules/playwright-core").exists(),
-            "tests/browser/node_modules/playwright-core (npm ci in tests/browser)".into(),
-        ),
-    ]
-    .into_iter()
-    .filter(|(ok, _)| !ok)
-    .map(|(_, what)| what)
-    .collect();
-    if missing.is_empty() {
-        return true;
-    }
-    let why = format!("missing {}; tests/run.sh installs them", missing.join(", "));
-    assert!(std::env::var("CI").as_deref() != Ok("true"), "{why}");
-    eprintln!("skipping the browser test: {why}");
-    false
-}
 
 #[test]
 fn the_dashboard_shows_live_messages_and_counters_in_chromium() {

@@ -150,7 +150,7 @@ fn flink_lib() -> Result<PathBuf, String> {
     if let Ok(dir) = std::env::var("FLINK_LIB") {
         return Ok(PathBuf::from(dir));
     }
-    let out = Command::new("python3")
+    let out = Command::new(util::python::python())
         .args([
             "-c",
             "import os, pyflink; print(os.path.join(os.path.dirname(pyflink.__file__), 'lib'))",

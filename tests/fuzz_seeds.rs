@@ -38,3 +38,8 @@ fn frame_seeds() {
 fn config_seeds() {
     assert!(replay("config", sluice::fuzzing::config) >= 3);
 }
+
+#[test]
+fn inflate_seeds() {
+    assert!(replay("inflate", sluice::fuzzing::inflate) >= 8);
+}

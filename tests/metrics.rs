@@ -25,7 +25,7 @@ fn get(addr: SocketAddr, path: &str) -> (u16, String, String) {
 /// the parser is not installed outside CI.
 fn parse_with_prometheus_client(text: &str) -> Option<HashMap<String, f64>> {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/tools/parse_prom.py");
-    let mut child = Command::new("python3")
+    let mut child = Command::new(util::python::python())
         .arg(script)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -1,11 +1,19 @@
 #!/usr/bin/env bash
 # Install what the tests need, then run the whole suite. This is the README's test command and
 # the only thing .ci/run calls. Under CI=true nothing is skipped: a missing component fails.
+# What it installs, and where: tests/tools/install-deps.sh. One test file by hand:
+#   cargo test --test static_files
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 echo "== test dependencies"
 tests/tools/install-deps.sh
+# The tests' Python packages live in the virtual environment install-deps.sh made; its bin
+# comes first so every script the tests or perf/ start gets them (the tests also find it
+# without this: tests/util/python.rs).
+venv=${SLUICE_VENV:-target/venv}
+case $venv in /*) ;; *) venv=$PWD/$venv ;; esac
+export PATH="$venv/bin:$PATH"
 
 echo "== toolchain checks"
 cargo fmt --all -- --check

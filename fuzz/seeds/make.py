@@ -1,7 +1,7 @@
 """Write the committed seed corpus of each fuzz target (small by design: a few valid and a few
 invalid inputs each; libFuzzer finds the rest). Run from fuzz/: python3 seeds/make.py"""
 
-import base64, hashlib, hmac, json, os, struct
+import base64, hashlib, hmac, json, os, struct, zlib
 
 SECRET = b"fuzzing-secret-of-at-least-32-bytes!"  # the gate in src/fuzzing.rs
 
@@ -66,6 +66,35 @@ for name, data in {
     "unmasked": frame(1, b"x", mask=None),
 }.items():
     write("frames", name, b"\x7f\x21" + data)
+
+
+def deflate(data, wbits=15, level=6):
+    """A permessage-deflate payload: raw DEFLATE, sync flush, 00 00 ff ff stripped."""
+    c = zlib.compressobj(level, zlib.DEFLATED, -wbits)
+    z = c.compress(data) + c.flush(zlib.Z_SYNC_FLUSH)
+    assert z.endswith(b"\x00\x00\xff\xff")
+    return z[:-4]
+
+
+HELLO = bytes([0xF2, 0x48, 0xCD, 0xC9, 0xC9, 0x07, 0x00])  # RFC 7692 section 7.2.3.1
+RSV1 = 0x40
+bomb = deflate(bytes(1 << 20), level=9)
+doc = json.dumps([{"symbol": "BTC-USD", "bid": 100000 + i, "ask": 100001 + i} for i in range(40)]).encode()
+# Knobs: a = 0x7f (server, 8 KiB frames); b % 3 picks no context (0), context (1), off (2);
+# max_message = max_frame + b * 512.
+for name, (b, data) in {
+    "hello": (0x21, frame(1, HELLO, rsv=RSV1) + frame(1, HELLO[:3], False, rsv=RSV1) + frame(9, b"p") + frame(0, HELLO[3:])),
+    "context": (0x22, frame(1, HELLO, rsv=RSV1) + frame(1, bytes([0xF2, 0x00, 0x11, 0x00, 0x00]), rsv=RSV1)),
+    "stored-bfinal": (0x21, frame(2, bytes([0x00, 0x05, 0x00, 0xFA, 0xFF]) + b"Hello\x00", rsv=RSV1) + frame(2, bytes([0xF3, 0x48, 0xCD, 0xC9, 0xC9, 0x07, 0x00, 0x00]), rsv=RSV1)),
+    "json-windows": (0x22, frame(1, deflate(doc, 9), rsv=RSV1) + frame(2, deflate(doc, 12), rsv=RSV1)),
+    "bomb": (0x21, frame(2, bomb, rsv=RSV1)),
+    "bomb-fragments": (0x21, frame(2, bomb[:300], False, rsv=RSV1) + frame(0, bomb[300:600], False) + frame(0, bomb[600:])),
+    "bad-stream": (0x21, frame(2, b"\xff\xff\xff", rsv=RSV1)),
+    "rsv1-misplaced": (0x21, frame(9, b"", rsv=RSV1) + frame(2, b"x", False) + frame(0, b"y", rsv=RSV1)),
+    "rsv1-off": (0x23, frame(1, HELLO, rsv=RSV1)),
+    "raw-bomb": (0x21, bomb),
+}.items():
+    write("inflate", name, bytes([0x7F, b]) + data)
 
 for name, text in {
     "empty": "",

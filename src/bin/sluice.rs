@@ -1,6 +1,7 @@
 //! `sluice`: the relay binary. With no arguments it serves on `127.0.0.1:8080` with the embedded
 //! defaults; `--config FILE.toml` and the flags below override them (flags win over the file).
-//! `sluice replay` runs one of the file's pipelines over a JSON-lines file, offline.
+//! `sluice replay` runs one of the file's pipelines over a JSON-lines file, offline;
+//! `sluice config --print-default` prints every configuration key with its default.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -90,6 +91,12 @@ struct Cli {
     /// Do not pin worker threads to cores.
     #[arg(long)]
     no_pin: bool,
+    /// Serve this directory's files under --static-prefix (read into memory at start).
+    #[arg(long = "static", value_name = "DIR")]
+    static_dir: Option<PathBuf>,
+    /// The URL prefix of --static files [default: /app/].
+    #[arg(long, value_name = "PREFIX")]
+    static_prefix: Option<String>,
     /// Log level: error, warn, info, debug, trace [default: RUST_LOG or info].
     #[arg(long, value_name = "LEVEL")]
     log_level: Option<String>,
@@ -100,6 +107,12 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// The configuration file's reference.
+    Config {
+        /// Print a complete configuration file: every key, its default and what it does.
+        #[arg(long, required = true)]
+        print_default: bool,
+    },
     /// Run one pipeline of a configuration file over a JSON-lines file (one message per line)
     /// with the relay's operator code, and write the results as lines.
     Replay {
@@ -169,6 +182,12 @@ impl Cli {
         if let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) {
             config.tls = Some(sluice::config::TlsFiles { cert: cert.clone(), key: key.clone() });
         }
+        if let Some(dir) = &self.static_dir {
+            config.web.static_dir = Some(dir.clone());
+        }
+        if let Some(prefix) = &self.static_prefix {
+            config.web.static_prefix = prefix.clone();
+        }
     }
 }
 
@@ -177,6 +196,10 @@ fn main() -> ExitCode {
     if let Err(e) = logging::init(cli.log_level.as_deref(), cli.log_format) {
         eprintln!("sluice: {e}");
         return ExitCode::from(2);
+    }
+    if let Some(Command::Config { .. }) = &cli.command {
+        print!("{}", sluice::config::reference::default_file());
+        return ExitCode::SUCCESS;
     }
     if let Some(Command::Replay { config, pipeline, input, output, errors, late, workers }) =
         &cli.command
@@ -189,8 +212,11 @@ fn main() -> ExitCode {
         return replay(config, pipeline, input, files, *workers);
     }
     if let Some(path) = &cli.check_config {
-        return match Config::from_toml_file(path) {
-            Ok(_) => {
+        let checked = Config::from_toml_file(path).map_err(|e| e.to_string()).and_then(|c| {
+            sluice::web::StaticFiles::load(&c.web).map(|_| ()).map_err(|e| e.to_string())
+        });
+        return match checked {
+            Ok(()) => {
                 println!("{}: ok", path.display());
                 ExitCode::SUCCESS
             }
@@ -343,6 +369,9 @@ fn run(config: Config) -> Result<(), sluice::Error> {
         log::info!("dashboard on http://{addr}/, metrics on http://{addr}/metrics");
     } else {
         log::info!("metrics on http://{addr}/metrics (dashboard off)");
+    }
+    if config.web.static_dir.is_some() {
+        log::info!("your pages on http://{addr}{}", config.web.static_prefix);
     }
     reactor.run()
 }

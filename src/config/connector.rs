@@ -8,6 +8,7 @@
 //! subscribe = '{"op":"subscribe","args":["trades"]}'   # or a list; sent after each (re)connect
 //! headers = { Authorization = "Bearer …" }
 //! subprotocol = "feed.v1"
+//! compression = true                     # offer permessage-deflate (compressed feeds)
 //! ca_file = "/etc/sluice/feed-ca.pem"     # wss:// only: trust these CAs instead of the platform's
 //! status_topic = "raw.status"            # default: "<topic>.status"
 //! connect_timeout = "10s"                # TCP connect + handshake
@@ -58,6 +59,10 @@ pub struct ConnectorConfig {
     /// A subprotocol to request; the upstream must choose it.
     #[serde(default)]
     pub subprotocol: Option<String>,
+    /// Offer permessage-deflate to the upstream (its compressed messages are inflated here).
+    /// Default false.
+    #[serde(default)]
+    pub compression: bool,
     /// `wss://` only: a PEM file of CA certificates trusted instead of the platform's roots
     /// (relative paths from the working directory).
     #[serde(default)]
@@ -122,16 +127,16 @@ impl Default for BackoffConfig {
     }
 }
 
-fn default_connect_timeout() -> Duration {
+pub(super) fn default_connect_timeout() -> Duration {
     Duration::from_secs(10)
 }
-fn default_ping_interval() -> Duration {
+pub(super) fn default_ping_interval() -> Duration {
     Duration::from_secs(10)
 }
-fn default_stall_timeout() -> Duration {
+pub(super) fn default_stall_timeout() -> Duration {
     Duration::from_secs(30)
 }
-fn default_buffer() -> usize {
+pub(super) fn default_buffer() -> usize {
     DEFAULT_BUFFER
 }
 
@@ -155,6 +160,7 @@ impl ConnectorConfig {
         };
         c.headers = self.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         c.subprotocol = self.subprotocol.clone();
+        c.compression = self.compression;
         c.ca_file = self.ca_file.clone();
         c.status_topic = self.status_topic.as_ref().map(|t| t.0.clone());
         c.connect_timeout = self.connect_timeout;
@@ -196,4 +202,20 @@ pub(super) fn check_connectors(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::Config;
+
+    #[test]
+    fn compression_is_off_unless_asked() {
+        let text = "[[source]]\nname = \"a\"\nurl = \"ws://127.0.0.1:1/\"\ntopic = \"t\"\n\n\
+                    [[sink]]\nname = \"b\"\nurl = \"ws://127.0.0.1:1/\"\ntopic = \"u\"\ncompression = true\n";
+        let c = Config::from_toml_str(text, None).unwrap();
+        let connectors = c.connectors();
+        assert!(!connectors[0].compression && connectors[1].compression);
+        let e = Config::from_toml_str(&text.replace("= true", "= \"yes\""), None).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("sink[0].compression"), "{e}");
+    }
 }

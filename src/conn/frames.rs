@@ -6,11 +6,23 @@
 //! payloads are unmasked in place, limits are decided from the header before any payload is
 //! buffered, fragmented messages are reassembled with incremental UTF-8 validation (fail fast on
 //! the first bad fragment), and every violation is mapped to the close code RFC 6455 asks for.
+//!
+//! permessage-deflate (RFC 7692), once negotiated ([`FrameReader::set_receive`]): RSV1 on the
+//! first frame of a data message marks it compressed; it is inflated as its frames arrive, the
+//! inflated size counted against `max_message` (over it: `1009`; not DEFLATE: `1007`), and
+//! handed to the handler as an ordinary [`Event::Message`]. RSV1 on a control or continuation
+//! frame, or without the extension, stays a `1002`. Uncompressed frames take the same path as
+//! without the extension.
 
 use std::io::Cursor;
 
 use tungstenite::protocol::frame::coding::{CloseCode, Control, Data, OpCode};
 use tungstenite::protocol::frame::FrameHeader;
+
+use crate::deflate::{Inflate, Inflater, Receive};
+
+mod compressed;
+use compressed::Compressed;
 
 /// Close code 1000: normal closure.
 pub const CLOSE_NORMAL: u16 = 1000;
@@ -111,19 +123,27 @@ struct Fragments {
     /// Frames received for this message, and how many of them were empty.
     frames: usize,
     empty: usize,
+    /// Set for a compressed message: `buf` holds what it inflated to so far.
+    compressed: Option<Compressed>,
 }
 
-/// Per-connection frame state: only the fragmented message in progress, if any. An idle
-/// connection's reader owns no heap memory.
+/// Per-connection frame state: the fragmented message in progress, if any, and with
+/// permessage-deflate the inflater of a peer that keeps its context. An idle connection's
+/// reader owns no heap memory unless its peer keeps its compression context.
 #[derive(Debug)]
 pub(crate) struct FrameReader {
     role: Role,
     frag: Option<Box<Fragments>>,
+    receive: Receive,
+    /// `Receive::Context`: the connection's inflater, made at its first compressed message.
+    own: Option<Box<Inflater>>,
 }
 
 /// The header of one frame, validated.
 struct Head {
     fin: bool,
+    /// RSV1 on the first frame of a data message: compressed (checked in `parse_head`).
+    compressed: bool,
     opcode: OpCode,
     mask: Option<[u8; 4]>,
     header_len: usize,
@@ -132,15 +152,39 @@ struct Head {
 
 impl FrameReader {
     pub(crate) fn new(role: Role) -> Self {
-        FrameReader { role, frag: None }
+        FrameReader { role, frag: None, receive: Receive::Off, own: None }
     }
 
-    /// Parse and handle every complete frame at the start of `buf`, unmasking payloads in place.
-    /// Returns how far it got, or the close the protocol demands.
+    /// Accept compressed messages as negotiated (`Receive::Off`: refuse RSV1, the default).
+    /// Set once, when the connection opens.
+    #[allow(dead_code)] // Until the reactor calls it at the upgrade.
+    pub(crate) fn set_receive(&mut self, receive: Receive) {
+        self.receive = receive;
+        self.own = None;
+    }
+
+    /// [`FrameReader::process_with`] without the reactor's inflating state: a compressed
+    /// message (only possible after [`FrameReader::set_receive`]) gets a temporary one.
     pub(crate) fn process<F>(
         &mut self,
         buf: &mut [u8],
         limits: &FrameLimits,
+        handler: F,
+    ) -> Result<Progress, CloseReason>
+    where
+        F: FnMut(Event<'_>) -> Flow,
+    {
+        self.process_with(buf, limits, None, handler)
+    }
+
+    /// Parse and handle every complete frame at the start of `buf`, unmasking payloads in place,
+    /// inflating compressed messages with `inflate` (the reactor's shared state, its counters).
+    /// Returns how far it got, or the close the protocol demands.
+    pub(crate) fn process_with<F>(
+        &mut self,
+        buf: &mut [u8],
+        limits: &FrameLimits,
+        mut inflate: Option<&mut Inflate>,
         mut handler: F,
     ) -> Result<Progress, CloseReason>
     where
@@ -171,7 +215,8 @@ impl FrameReader {
                 apply_mask(payload, mask);
             }
             pos += total;
-            let flow = self.on_frame(head, payload, limits, &mut handler)?;
+            let flow =
+                self.on_frame(head, payload, limits, inflate.as_deref_mut(), &mut handler)?;
             if flow != Flow::Continue {
                 return Ok(Progress { consumed: pos, flow, pending_frame: None });
             }
@@ -193,10 +238,27 @@ impl FrameReader {
             ));
         }
         if header.rsv1 || header.rsv2 || header.rsv3 {
-            return Err(CloseReason::new(
-                CLOSE_PROTOCOL,
-                "reserved bits set, no extension negotiated",
-            ));
+            if self.receive == Receive::Off {
+                return Err(CloseReason::new(
+                    CLOSE_PROTOCOL,
+                    "reserved bits set, no extension negotiated",
+                ));
+            }
+            if header.rsv2 || header.rsv3 {
+                return Err(CloseReason::new(CLOSE_PROTOCOL, "RSV2 or RSV3 set"));
+            }
+            match header.opcode {
+                OpCode::Control(_) => {
+                    return Err(CloseReason::new(CLOSE_PROTOCOL, "RSV1 set on a control frame"))
+                }
+                OpCode::Data(Data::Continue) => {
+                    return Err(CloseReason::new(
+                        CLOSE_PROTOCOL,
+                        "RSV1 set on a continuation frame",
+                    ))
+                }
+                OpCode::Data(_) => {}
+            }
         }
         match (self.role, header.mask.is_some()) {
             (Role::Server, false) => {
@@ -225,6 +287,7 @@ impl FrameReader {
         }
         Ok(Some(Head {
             fin: header.is_final,
+            compressed: header.rsv1,
             opcode: header.opcode,
             mask: header.mask,
             header_len: cursor.position() as usize,
@@ -237,6 +300,7 @@ impl FrameReader {
         head: Head,
         payload: &[u8],
         limits: &FrameLimits,
+        inflate: Option<&mut Inflate>,
         handler: &mut F,
     ) -> Result<Flow, CloseReason>
     where
@@ -251,6 +315,9 @@ impl FrameReader {
             }
             OpCode::Data(kind @ (Data::Text | Data::Binary)) => {
                 let text = kind == Data::Text;
+                if head.compressed {
+                    return self.on_compressed(head.fin, text, payload, limits, inflate, handler);
+                }
                 if head.fin {
                     if text && std::str::from_utf8(payload).is_err() {
                         return Err(CloseReason::new(
@@ -260,8 +327,7 @@ impl FrameReader {
                     }
                     return Ok(handler(Event::Message { text, payload }));
                 }
-                let mut frag =
-                    Box::new(Fragments { text, buf: Vec::new(), utf8_ok: 0, frames: 0, empty: 0 });
+                let mut frag = Fragments::new(text, None);
                 frag.append(payload, limits)?;
                 self.frag = Some(frag);
                 Ok(Flow::Continue)
@@ -273,6 +339,10 @@ impl FrameReader {
                         "continuation frame without a message",
                     ));
                 };
+                if frag.compressed.is_some() {
+                    return self
+                        .on_compressed_continue(head.fin, payload, limits, inflate, handler);
+                }
                 frag.append(payload, limits)?;
                 if !head.fin {
                     return Ok(Flow::Continue);
@@ -299,7 +369,12 @@ impl FrameReader {
 }
 
 impl Fragments {
-    fn append(&mut self, payload: &[u8], limits: &FrameLimits) -> Result<(), CloseReason> {
+    fn new(text: bool, compressed: Option<Compressed>) -> Box<Fragments> {
+        Box::new(Fragments { text, buf: Vec::new(), utf8_ok: 0, frames: 0, empty: 0, compressed })
+    }
+
+    /// Count one more frame of the message against the fragment limits.
+    fn count(&mut self, len: usize, limits: &FrameLimits) -> Result<(), CloseReason> {
         self.frames += 1;
         if self.frames > limits.max_fragments {
             return Err(CloseReason::new(
@@ -307,7 +382,7 @@ impl Fragments {
                 format!("message in more than {} fragments", limits.max_fragments),
             ));
         }
-        if payload.is_empty() {
+        if len == 0 {
             self.empty += 1;
             if self.empty > limits.max_empty_fragments {
                 return Err(CloseReason::new(
@@ -319,6 +394,11 @@ impl Fragments {
                 ));
             }
         }
+        Ok(())
+    }
+
+    fn append(&mut self, payload: &[u8], limits: &FrameLimits) -> Result<(), CloseReason> {
+        self.count(payload.len(), limits)?;
         let total = self.buf.len() + payload.len();
         if total > limits.max_message {
             return Err(CloseReason::new(
@@ -327,6 +407,12 @@ impl Fragments {
             ));
         }
         self.buf.extend_from_slice(payload);
+        self.check_utf8()
+    }
+
+    /// Extend the prefix of `buf` known to be valid UTF-8 (text only); fail on the first
+    /// invalid sequence (an incomplete one at the end may still be completed).
+    fn check_utf8(&mut self) -> Result<(), CloseReason> {
         if self.text {
             match std::str::from_utf8(&self.buf[self.utf8_ok..]) {
                 Ok(_) => self.utf8_ok = self.buf.len(),
@@ -382,11 +468,28 @@ pub(crate) fn encode_frame(
     payload: &[u8],
     mask: Option<[u8; 4]>,
 ) {
-    let header = FrameHeader { opcode, mask, ..FrameHeader::default() };
+    encode(out, FrameHeader { opcode, mask, ..FrameHeader::default() }, payload);
+}
+
+/// Append one frame of a compressed message (RSV1 set, permessage-deflate): `compressed` is
+/// the compressor's output (the trailing `00 00 ff ff` already removed). Only for peers that
+/// negotiated the extension; `opcode` is the message's own (text stays text).
+#[allow(dead_code)] // Until the reactor's fan-out calls it.
+pub(crate) fn encode_compressed_frame(
+    out: &mut Vec<u8>,
+    opcode: OpCode,
+    compressed: &[u8],
+    mask: Option<[u8; 4]>,
+) {
+    encode(out, FrameHeader { opcode, mask, rsv1: true, ..FrameHeader::default() }, compressed);
+}
+
+#[inline]
+fn encode(out: &mut Vec<u8>, header: FrameHeader, payload: &[u8]) {
     header.format(payload.len() as u64, out).expect("writing to a Vec cannot fail");
     let start = out.len();
     out.extend_from_slice(payload);
-    if let Some(mask) = mask {
+    if let Some(mask) = header.mask {
         apply_mask(&mut out[start..], mask);
     }
 }
@@ -420,205 +523,4 @@ pub(crate) fn close_payload(code: u16, reason: &str) -> Vec<u8> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const LIMITS: FrameLimits = FrameLimits {
-        max_frame: 1000,
-        max_message: 2000,
-        max_fragments: 10,
-        max_empty_fragments: 3,
-    };
-
-    fn client_frame(opcode: u8, fin: bool, payload: &[u8]) -> Vec<u8> {
-        let mut out = Vec::new();
-        let header = FrameHeader {
-            is_final: fin,
-            opcode: OpCode::from(opcode),
-            mask: Some([1, 2, 3, 4]),
-            ..FrameHeader::default()
-        };
-        header.format(payload.len() as u64, &mut out).unwrap();
-        let start = out.len();
-        out.extend_from_slice(payload);
-        apply_mask(&mut out[start..], [1, 2, 3, 4]);
-        out
-    }
-
-    /// Run the reader over `input`, collecting events as owned values.
-    fn run(input: &[u8]) -> (Result<Progress, CloseReason>, Vec<String>) {
-        let mut reader = FrameReader::new(Role::Server);
-        let mut buf = input.to_vec();
-        let mut events = Vec::new();
-        let r = reader.process(&mut buf, &LIMITS, |e| {
-            events.push(match e {
-                Event::Message { text, payload } => {
-                    format!("{}:{}", if text { "t" } else { "b" }, String::from_utf8_lossy(payload))
-                }
-                Event::Ping(p) => format!("ping:{}", String::from_utf8_lossy(p)),
-                Event::Pong => "pong".into(),
-                Event::Close(c) => format!("close:{c:?}"),
-            });
-            Flow::Continue
-        });
-        (r, events)
-    }
-
-    #[test]
-    fn mask_matches_bytewise_xor() {
-        for len in 0..40 {
-            let data: Vec<u8> = (0..len as u8).collect();
-            let mut fast = data.clone();
-            apply_mask(&mut fast, [9, 8, 7, 6]);
-            let slow: Vec<u8> =
-                data.iter().enumerate().map(|(i, b)| b ^ [9, 8, 7, 6][i % 4]).collect();
-            assert_eq!(fast, slow);
-        }
-    }
-
-    #[test]
-    fn whole_and_split_frames() {
-        let mut input = client_frame(1, true, b"hello");
-        input.extend(client_frame(2, true, b"bin"));
-        let (r, ev) = run(&input);
-        assert_eq!(ev, ["t:hello", "b:bin"]);
-        assert_eq!(r.unwrap().consumed, input.len());
-        // Every prefix parses up to the last whole frame and no further.
-        for cut in 0..input.len() {
-            let (r, _) = run(&input[..cut]);
-            let p = r.unwrap();
-            assert!(p.consumed == 0 || p.consumed == 11, "cut {cut}: {p:?}");
-        }
-    }
-
-    #[test]
-    fn fragments_reassemble_with_interleaved_ping() {
-        let mut input = client_frame(1, false, b"he");
-        input.extend(client_frame(9, true, b"p"));
-        input.extend(client_frame(0, false, b"ll"));
-        input.extend(client_frame(0, true, b"o"));
-        let (r, ev) = run(&input);
-        r.unwrap();
-        assert_eq!(ev, ["ping:p", "t:hello"]);
-    }
-
-    #[test]
-    fn utf8_split_across_fragments_is_valid_and_bad_utf8_fails_fast() {
-        let euro = "€".as_bytes(); // 3 bytes
-        let mut input = client_frame(1, false, &euro[..1]);
-        input.extend(client_frame(0, true, &euro[1..]));
-        let (r, ev) = run(&input);
-        r.unwrap();
-        assert_eq!(ev, ["t:€"]);
-        let bad = client_frame(1, false, &[0xff]);
-        assert_eq!(run(&bad).0.unwrap_err().code, CLOSE_INVALID);
-        let bad = client_frame(1, true, &[0xe2, 0x82]);
-        assert_eq!(run(&bad).0.unwrap_err().code, CLOSE_INVALID);
-    }
-
-    #[test]
-    fn protocol_errors() {
-        let code = |input: &[u8]| run(input).0.unwrap_err().code;
-        // Unmasked client frame.
-        assert_eq!(code(&[0x81, 0x01, b'a']), CLOSE_PROTOCOL);
-        // RSV1 set.
-        let mut f = client_frame(1, true, b"a");
-        f[0] |= 0x40;
-        assert_eq!(code(&f), CLOSE_PROTOCOL);
-        // Reserved opcodes.
-        assert_eq!(code(&client_frame(3, true, b"")), CLOSE_PROTOCOL);
-        assert_eq!(code(&client_frame(11, true, b"")), CLOSE_PROTOCOL);
-        // Fragmented ping, oversized ping.
-        assert_eq!(code(&client_frame(9, false, b"")), CLOSE_PROTOCOL);
-        assert_eq!(code(&client_frame(9, true, &[0; 126])), CLOSE_PROTOCOL);
-        // Continuation without start; new message inside a fragmented one.
-        assert_eq!(code(&client_frame(0, true, b"x")), CLOSE_PROTOCOL);
-        let mut f = client_frame(1, false, b"x");
-        f.extend(client_frame(1, true, b"y"));
-        assert_eq!(code(&f), CLOSE_PROTOCOL);
-        // Close payloads.
-        assert_eq!(code(&client_frame(8, true, &[3])), CLOSE_PROTOCOL);
-        assert_eq!(code(&client_frame(8, true, &close_payload(1005, ""))), CLOSE_PROTOCOL);
-        assert_eq!(code(&client_frame(8, true, &close_payload(2000, ""))), CLOSE_PROTOCOL);
-        let mut p = close_payload(1000, "");
-        p.push(0xff);
-        assert_eq!(code(&client_frame(8, true, &p)), CLOSE_INVALID);
-    }
-
-    #[test]
-    fn close_codes_are_reported() {
-        let (r, ev) = run(&client_frame(8, true, &close_payload(4001, "bye")));
-        assert_eq!(r.unwrap().flow, Flow::Stop);
-        assert_eq!(ev, ["close:Some(4001)"]);
-        let (_, ev) = run(&client_frame(8, true, b""));
-        assert_eq!(ev, ["close:None"]);
-    }
-
-    #[test]
-    fn size_limits_are_decided_from_the_header() {
-        // A frame header declaring 2^63 - 1 bytes, with no payload at all.
-        let mut f = vec![0x82, 0xff];
-        f.extend_from_slice(&((1u64 << 63) - 1).to_be_bytes());
-        f.extend_from_slice(&[1, 2, 3, 4]);
-        assert_eq!(run(&f).0.unwrap_err().code, CLOSE_TOO_BIG);
-        // With the most significant bit set, the length itself is a protocol error.
-        f[2] |= 0x80;
-        assert_eq!(run(&f).0.unwrap_err().code, CLOSE_PROTOCOL);
-        // Frames within max_frame whose sum exceeds max_message.
-        let mut f = client_frame(2, false, &[0; 900]);
-        f.extend(client_frame(0, false, &[0; 900]));
-        f.extend(client_frame(0, true, &[0; 900]));
-        assert_eq!(run(&f).0.unwrap_err().code, CLOSE_TOO_BIG);
-    }
-
-    #[test]
-    fn fragment_counts_are_capped() {
-        // Ten fragments are fine, eleven are not.
-        let mut f = client_frame(2, false, b"a");
-        for _ in 0..8 {
-            f.extend(client_frame(0, false, b"b"));
-        }
-        let mut ok = f.clone();
-        ok.extend(client_frame(0, true, b"c"));
-        assert_eq!(run(&ok).1, ["b:abbbbbbbbc"]);
-        f.extend(client_frame(0, false, b"b"));
-        f.extend(client_frame(0, true, b"c"));
-        assert_eq!(run(&f).0.unwrap_err().code, CLOSE_POLICY);
-        // Three empty fragments are fine, a fourth is not.
-        let mut f = client_frame(1, false, b"");
-        f.extend(client_frame(0, false, b""));
-        f.extend(client_frame(0, false, b"x"));
-        let mut ok = f.clone();
-        ok.extend(client_frame(0, true, b""));
-        assert_eq!(run(&ok).1, ["t:x"]);
-        f.extend(client_frame(0, false, b""));
-        f.extend(client_frame(0, false, b""));
-        assert_eq!(run(&f).0.unwrap_err().code, CLOSE_POLICY);
-    }
-
-    #[test]
-    fn pending_frame_size_is_reported() {
-        let f = client_frame(2, true, &[7; 600]);
-        let p = run(&f[..100]).0.unwrap();
-        assert_eq!(p.consumed, 0);
-        assert_eq!(p.pending_frame, Some(f.len()));
-    }
-
-    #[test]
-    fn encode_round_trips_through_the_client_reader() {
-        let mut out = Vec::new();
-        encode_frame(&mut out, data_opcode(true), b"hi", None);
-        assert_eq!(out, [0x81, 2, b'h', b'i']);
-        let mut reader = FrameReader::new(Role::Client);
-        let mut got = Vec::new();
-        reader
-            .process(&mut out, &LIMITS, |e| {
-                if let Event::Message { payload, .. } = e {
-                    got.extend_from_slice(payload);
-                }
-                Flow::Continue
-            })
-            .unwrap();
-        assert_eq!(got, b"hi");
-    }
-}
+mod tests;

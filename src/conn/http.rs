@@ -219,7 +219,9 @@ impl Response {
         for (k, v) in &self.headers {
             let _ = write!(s, "{k}: {v}\r\n");
         }
-        let _ = write!(s, "Content-Length: {}\r\n", self.body.len());
+        if self.status != 304 {
+            let _ = write!(s, "Content-Length: {}\r\n", self.body.len());
+        }
         s.push_str(if keep_alive {
             "Connection: keep-alive\r\n\r\n"
         } else {
@@ -239,6 +241,8 @@ pub fn reason_phrase(status: u16) -> &'static str {
         101 => "Switching Protocols",
         200 => "OK",
         204 => "No Content",
+        301 => "Moved Permanently",
+        304 => "Not Modified",
         400 => "Bad Request",
         401 => "Unauthorized",
         403 => "Forbidden",

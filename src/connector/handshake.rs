@@ -2,13 +2,16 @@
 //! the checks on the server's response, parsed with `httparse`.
 //!
 //! The response must be `101`, with `Upgrade: websocket`, `Connection: Upgrade`, the
-//! `Sec-WebSocket-Accept` derived from our key, no extension (none is ever offered), and, when a
-//! subprotocol was requested, that subprotocol. Anything else fails the attempt with a
+//! `Sec-WebSocket-Accept` derived from our key, and, when a subprotocol was requested, that
+//! subprotocol. A connector with `compression` offers permessage-deflate; the server may accept
+//! it (a valid RFC 7692 answer, checked by `deflate::accept_response`) or not. Without the offer
+//! any extension in the response is refused. Anything else fails the attempt with a
 //! [`HandshakeError`] that names what was wrong; the connector then backs off and retries.
 
 use std::fmt;
 
 use crate::connector::url::WsUrl;
+use crate::deflate::{self, Receive};
 
 /// Why an upstream's handshake response was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +33,9 @@ pub enum HandshakeError {
     BadAccept,
     /// The server enabled an extension we did not offer.
     Extension(String),
+    /// The server's answer to our permessage-deflate offer is not valid RFC 7692: the header,
+    /// and what is wrong with it.
+    BadExtension(String, String),
     /// The server chose no subprotocol, or one we did not request.
     Subprotocol {
         /// What we asked for.
@@ -62,6 +68,9 @@ impl fmt::Display for HandshakeError {
                     "handshake failed: the server enabled extension `{e}`, which was not offered"
                 )
             }
+            HandshakeError::BadExtension(e, why) => {
+                write!(f, "handshake failed: invalid permessage-deflate answer `{e}`: {why}")
+            }
             HandshakeError::Subprotocol { requested, got: None } => {
                 write!(f, "handshake failed: subprotocol `{requested}` was requested, the server chose none")
             }
@@ -77,12 +86,25 @@ impl fmt::Display for HandshakeError {
 
 impl std::error::Error for HandshakeError {}
 
-/// The upgrade request for `url` with `key` (base64 of 16 random bytes).
+/// The upgrade request for `url` with `key` (base64 of 16 random bytes), offering no
+/// extension.
 pub(crate) fn request(
     url: &WsUrl,
     key: &str,
     subprotocol: Option<&str>,
     headers: &[(String, String)],
+) -> Vec<u8> {
+    request_offering(url, key, subprotocol, headers, false)
+}
+
+/// The upgrade request, offering permessage-deflate ([`deflate::CLIENT_OFFER`]) when
+/// `compression` is set.
+pub(crate) fn request_offering(
+    url: &WsUrl,
+    key: &str,
+    subprotocol: Option<&str>,
+    headers: &[(String, String)],
+    compression: bool,
 ) -> Vec<u8> {
     let mut r = format!(
         "GET {} HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
@@ -92,6 +114,9 @@ pub(crate) fn request(
     );
     if let Some(p) = subprotocol {
         r.push_str(&format!("Sec-WebSocket-Protocol: {p}\r\n"));
+    }
+    if compression {
+        r.push_str(&format!("Sec-WebSocket-Extensions: {}\r\n", deflate::CLIENT_OFFER));
     }
     let mut agent = true;
     for (name, value) in headers {
@@ -144,8 +169,17 @@ pub(crate) fn check_subprotocol(p: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Check the response head at the start of `buf`. `Ok(None)`: not complete yet; `Ok(Some(len))`:
-/// a valid upgrade whose head is `len` bytes (what follows is frames).
+/// A valid upgrade response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Upgraded {
+    /// Length of the response head: what follows in the buffer is frames.
+    pub(crate) len: usize,
+    /// How the server's compressed messages are to be read (`Receive::Off`: none agreed).
+    pub(crate) deflate: Receive,
+}
+
+/// Check the response head at the start of `buf`, no extension offered. `Ok(None)`: not
+/// complete yet; `Ok(Some(len))`: a valid upgrade whose head is `len` bytes.
 pub(crate) fn check_response(
     buf: &[u8],
     accept: &str,
@@ -153,6 +187,20 @@ pub(crate) fn check_response(
     max_headers: usize,
     max_bytes: usize,
 ) -> Result<Option<usize>, HandshakeError> {
+    check_response_with(buf, accept, subprotocol, false, max_headers, max_bytes)
+        .map(|up| up.map(|u| u.len))
+}
+
+/// Check the response head at the start of `buf` to a request made with
+/// [`request_offering`]`(…, compression)`. `Ok(None)`: not complete yet.
+pub(crate) fn check_response_with(
+    buf: &[u8],
+    accept: &str,
+    subprotocol: Option<&str>,
+    compression: bool,
+    max_headers: usize,
+    max_bytes: usize,
+) -> Result<Option<Upgraded>, HandshakeError> {
     let mut headers = vec![httparse::EMPTY_HEADER; max_headers];
     let mut resp = httparse::Response::new(&mut headers);
     let window = &buf[..buf.len().min(max_bytes)];
@@ -195,9 +243,19 @@ pub(crate) fn check_response(
     if header("sec-websocket-accept").as_deref() != Some(accept) {
         return Err(HandshakeError::BadAccept);
     }
-    if let Some(ext) = header("sec-websocket-extensions").filter(|e| !e.is_empty()) {
-        return Err(HandshakeError::Extension(ext));
-    }
+    let extensions: Vec<String> = resp
+        .headers
+        .iter()
+        .filter(|h| h.name.eq_ignore_ascii_case("sec-websocket-extensions"))
+        .map(|h| String::from_utf8_lossy(h.value).trim().to_string())
+        .filter(|v| !v.is_empty())
+        .collect();
+    let deflate = match (extensions.is_empty(), compression) {
+        (true, _) => Receive::Off,
+        (false, false) => return Err(HandshakeError::Extension(extensions.join(", "))),
+        (false, true) => deflate::accept_response(extensions.iter().map(String::as_str))
+            .map_err(|why| HandshakeError::BadExtension(extensions.join(", "), why))?,
+    };
     let chosen = header("sec-websocket-protocol").filter(|p| !p.is_empty());
     match (subprotocol, chosen) {
         (None, None) => {}
@@ -209,7 +267,7 @@ pub(crate) fn check_response(
             return Err(HandshakeError::Subprotocol { requested: "(none)".into(), got: Some(got) })
         }
     }
-    Ok(Some(len))
+    Ok(Some(Upgraded { len, deflate }))
 }
 
 #[cfg(test)]
@@ -297,6 +355,52 @@ mod tests {
         assert_eq!(check(&big, None), Err(HandshakeError::TooLarge));
         let many: String = (0..40).map(|i| format!("X-{i}: y\r\n")).collect();
         assert_eq!(check(&response(&many), None), Err(HandshakeError::TooLarge));
+    }
+
+    #[test]
+    fn permessage_deflate_is_offered_and_its_answer_checked() {
+        let url = WsUrl::parse("ws://feed.example/x").unwrap();
+        let plain = String::from_utf8(request(&url, KEY, None, &[])).unwrap();
+        assert!(!plain.contains("Sec-WebSocket-Extensions"), "{plain}");
+        let offer = String::from_utf8(request_offering(&url, KEY, None, &[], true)).unwrap();
+        assert!(
+            offer.contains(
+                "\r\nSec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover; \
+                 client_max_window_bits\r\n"
+            ),
+            "{offer}"
+        );
+        let check = |resp: &str, offered: bool| {
+            check_response_with(resp.as_bytes(), ACCEPT, None, offered, 32, 8192)
+        };
+        // Offered and accepted: how to read the server's messages.
+        let r = response(
+            "Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover\r\n",
+        );
+        assert_eq!(
+            check(&r, true),
+            Ok(Some(Upgraded { len: r.len(), deflate: Receive::NoContext }))
+        );
+        let r =
+            response("Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=10\r\n");
+        let up = check(&r, true).unwrap().unwrap();
+        assert_eq!(up.deflate, Receive::Context { window_bits: 10 });
+        // Offered and declined: an ordinary connection.
+        let r = response("");
+        assert_eq!(check(&r, true), Ok(Some(Upgraded { len: r.len(), deflate: Receive::Off })));
+        // Offered, and answered wrongly.
+        let r =
+            response("Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=16\r\n");
+        let e = check(&r, true).unwrap_err();
+        assert!(matches!(e, HandshakeError::BadExtension(..)), "{e}");
+        assert!(e.to_string().contains("window size"), "{e}");
+        let r = response(
+            "Sec-WebSocket-Extensions: permessage-deflate\r\nSec-WebSocket-Extensions: x-other\r\n",
+        );
+        assert!(check(&r, true).unwrap_err().to_string().contains("2 extensions"));
+        // Not offered: any extension is refused, as before.
+        let r = response("Sec-WebSocket-Extensions: permessage-deflate\r\n");
+        assert!(matches!(check(&r, false), Err(HandshakeError::Extension(_))));
     }
 
     #[test]

@@ -18,6 +18,10 @@
 //! - Client frames are masked with a fresh random key each; frames from the upstream must not be
 //!   masked (else close `1002`). Size limits and UTF-8 checks are the relay's own (`[limits]`).
 //! - `subscribe` messages are sent first on every new connection, before any buffered message.
+//! - With [`Connector::compression`] the handshake offers permessage-deflate (RFC 7692); if the
+//!   upstream accepts, its compressed messages are inflated (counted against
+//!   `max_message_size` like the relay's own clients' messages) and published as they were
+//!   before compression. What a connector sends upstream is never compressed.
 //! - `wss://` runs the connection over TLS (rustls, driven by the reactor like the server
 //!   side's): the certificate is always verified, against the connector's `ca_file` or the
 //!   platform's roots (`connector/tls.rs`). A failed TLS handshake is a failed attempt like a
@@ -203,6 +207,7 @@ pub struct Connector {
     pub(crate) subscribe: Vec<String>,
     pub(crate) headers: Vec<(String, String)>,
     pub(crate) subprotocol: Option<String>,
+    pub(crate) compression: bool,
     pub(crate) ca_file: Option<PathBuf>,
     pub(crate) status_topic: Option<String>,
     pub(crate) connect_timeout: Duration,
@@ -235,6 +240,7 @@ impl Connector {
             subscribe: Vec::new(),
             headers: Vec::new(),
             subprotocol: None,
+            compression: false,
             ca_file: None,
             status_topic: None,
             connect_timeout: Duration::from_secs(10),
@@ -272,6 +278,15 @@ impl Connector {
     /// Request this subprotocol; the upstream must choose it.
     pub fn subprotocol(mut self, protocol: &str) -> Connector {
         self.subprotocol = Some(protocol.into());
+        self
+    }
+
+    /// Offer permessage-deflate (RFC 7692) to the upstream, so a feed that compresses its
+    /// messages can send them compressed. Default off. If the upstream accepts, its messages
+    /// are inflated here (about 46 KiB for the connection's inflater when the upstream keeps its
+    /// compression context); if it declines, nothing changes.
+    pub fn compression(mut self, on: bool) -> Connector {
+        self.compression = on;
         self
     }
 

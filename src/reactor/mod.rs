@@ -213,6 +213,7 @@ impl Reactor {
         let now = clock.instant();
         let mut routes = Routes::default();
         routes.set_dashboard(config.metrics.dashboard);
+        routes.set_static(crate::web::StaticFiles::load(&config.web)?);
         let mut reactor = Reactor {
             poll,
             events: Events::with_capacity(1024),

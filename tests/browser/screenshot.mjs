@@ -1,4 +1,4 @@
-// Screenshot of a running dashboard, for the README (docs/dashboard.png):
+// Screenshot of a running dashboard, for docs/operations.md (docs/dashboard.png):
 //
 //   node tests/browser/screenshot.mjs http://127.0.0.1:8080 docs/dashboard.png [topic]
 //

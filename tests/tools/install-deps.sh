@@ -1,73 +1,88 @@
 #!/usr/bin/env bash
-# Install what the test suite needs beyond the Rust toolchain. Idempotent and quick when
-# everything is present; called by tests/run.sh. Every step fails loudly: under CI=true a
-# missing component must fail the run, never skip a test.
+# Install what the test suite needs beyond the Rust toolchain, leaving the system alone where it
+# can. Idempotent and quick when everything is present; called by tests/run.sh. Every step fails
+# loudly: under CI=true a missing component must fail the run, never skip a test.
 #
-#   chromium              Debian's headless browser, for tests/dashboard_browser.rs
-#   node, npm             to run tests/browser/dashboard.mjs
-#   playwright-core       from npm (version pinned in tests/browser/package-lock.json)
-#   prometheus_client     Python's reference exposition parser, for tests/metrics.rs
-#   kosoku                runs the Autobahn TestSuite case files on Python 3, for tests/autobahn.rs
-#                         and tests/connector_autobahn.rs (client mode)
-#   websockets            Python's WebSocket library: the upstream servers of tests/connector_*.rs
-#   openjdk-17-jdk-headless, apache-flink 2.3.0 (pip: its jars)
-#                         Java and Apache Flink for tests/flink_conformance.rs
+# System packages, with apt (Debian or Ubuntu; needs root or sudo). Only the missing ones are
+# installed, and apt is not run at all when none is missing. apt waits up to 5 minutes for
+# another apt or dpkg to release its lock.
+#   chromium, fonts-dejavu-core   headless browser: tests/dashboard_browser.rs, web_example_browser.rs
+#   nodejs, npm                   to drive it (tests/browser/*.mjs)
+#   python3, python3-venv         the interpreter and its venv module
+#   openjdk-17-jdk-headless       Java, for Apache Flink: tests/flink_conformance.rs and the
+#                                 Flink connector's tests (tests/flink_*.rs build connectors/flink)
+#
+# Into the repository's build area (git-ignored; `cargo clean` removes target/venv):
+#   target/venv                   a Python virtual environment ($SLUICE_VENV to put it elsewhere)
+#                                 with tests/tools/requirements.txt: prometheus_client (the
+#                                 reference /metrics parser), kosoku (Autobahn TestSuite on
+#                                 Python 3), websockets (upstream servers), apache-flink (its
+#                                 jars and PyFlink; about 350 MB)
+#   tests/browser/node_modules    playwright-core, pinned by tests/browser/package-lock.json
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+venv=${SLUICE_VENV:-target/venv}
+
+as_root() {
+    if [ "$(id -u)" = 0 ]; then
+        "$@"
+    elif command -v sudo >/dev/null; then
+        sudo "$@"
+    else
+        echo "install-deps: installing $* needs root; run as root, or install these packages yourself" >&2
+        exit 1
+    fi
+}
 apt_updated=
 apt_install() {
+    if ! command -v apt-get >/dev/null; then
+        echo "install-deps: missing system packages: $*; this script installs them with apt (Debian," \
+             "Ubuntu); install them with your system's package manager" >&2
+        exit 1
+    fi
+    echo "installing with apt: $*"
+    # Wait for another apt or dpkg (unattended upgrades, another build) instead of failing.
+    local apt=(apt-get -o DPkg::Lock::Timeout=300 -qq)
     if [ -z "$apt_updated" ]; then
-        as_root apt-get update -qq
+        local tries=0
+        until as_root "${apt[@]}" update; do
+            tries=$((tries + 1))
+            [ "$tries" -lt 10 ] || { echo "install-deps: apt-get update keeps failing" >&2; exit 1; }
+            echo "apt-get update failed (another apt running?); retrying in 30 s"
+            sleep 30
+        done
         apt_updated=1
     fi
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+    as_root env DEBIAN_FRONTEND=noninteractive "${apt[@]}" install -y --no-install-recommends "$@" >/dev/null
 }
 
 missing=()
 [ -x "${CHROMIUM:-/usr/bin/chromium}" ] || missing+=(chromium fonts-dejavu-core)
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
-command -v python3 >/dev/null || missing+=(python3 python3-pip)
+command -v python3 >/dev/null || missing+=(python3)
+python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
 { command -v javac >/dev/null && command -v java >/dev/null; } || missing+=(openjdk-17-jdk-headless)
 if [ ${#missing[@]} -gt 0 ]; then
-    echo "installing with apt: ${missing[*]}"
     apt_install "${missing[@]}"
 fi
 
-if ! python3 -c 'import prometheus_client' 2>/dev/null; then
-    echo "installing prometheus_client"
-    python3 -m pip install --quiet prometheus_client 2>/dev/null \
-        || python3 -m pip install --quiet --break-system-packages prometheus_client 2>/dev/null \
-        || apt_install python3-prometheus-client
-    python3 -c 'import prometheus_client'
+# Python packages: into the virtual environment only, never the system's interpreter.
+if [ ! -x "$venv/bin/python3" ]; then
+    echo "creating the Python virtual environment $venv"
+    python3 -m venv "$venv"
 fi
-
-if ! python3 -c 'import kosoku' 2>/dev/null; then
-    echo "installing kosoku"
-    python3 -m pip install --quiet --disable-pip-version-check "kosoku==0.1.0" 2>/dev/null \
-        || python3 -m pip install --quiet --break-system-packages "kosoku==0.1.0"
-    python3 -c 'import kosoku'
-fi
-
-if ! python3 -c 'import websockets' 2>/dev/null; then
-    echo "installing websockets"
-    python3 -m pip install --quiet --disable-pip-version-check "websockets==15.0.1" 2>/dev/null \
-        || python3 -m pip install --quiet --break-system-packages "websockets==15.0.1"
-    python3 -c 'import websockets'
-fi
-
-if ! python3 -c 'import pyflink' 2>/dev/null; then
-    echo "installing apache-flink 2.3.0 (about 1.5 minutes the first time)"
-    python3 -m pip install --quiet --disable-pip-version-check "apache-flink==2.3.0" 2>/dev/null \
-        || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages "apache-flink==2.3.0"
-    python3 -c 'import pyflink'
+py="$venv/bin/python3"
+if ! "$py" -c 'import prometheus_client, kosoku, websockets, pyflink' 2>/dev/null; then
+    echo "installing tests/tools/requirements.txt into $venv (apache-flink takes about 1.5 minutes the first time)"
+    "$py" -m pip install --quiet --disable-pip-version-check -r tests/tools/requirements.txt
+    "$py" -c 'import prometheus_client, kosoku, websockets, pyflink'
 fi
 
 want=$(sed -n 's/.*"playwright-core": *"\([^"]*\)".*/\1/p' tests/browser/package.json | head -1)
 have=$(node -p "require('./tests/browser/node_modules/playwright-core/package.json').version" 2>/dev/null || true)
 if [ "$have" != "$want" ]; then
-    echo "installing playwright-core $want with npm"
+    echo "installing playwright-core $want with npm into tests/browser/node_modules"
     (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
 fi

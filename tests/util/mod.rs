@@ -8,6 +8,10 @@
 
 pub mod attack;
 pub mod autobahn;
+pub mod browser;
+pub mod flink;
+pub mod proxy;
+pub mod python;
 pub mod tls;
 pub mod upstream;
 

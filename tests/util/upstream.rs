@@ -9,17 +9,18 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use super::python::python;
 use super::{next_data, Ws, IO_TIMEOUT};
 
-/// True if `python3` with `websockets` is there. Under `CI=true` its absence fails the test.
+/// True if the tests' Python (see [`python`]) has `websockets`. Under `CI=true` its absence fails the test.
 pub fn python_ready() -> bool {
     python_has("websockets")
 }
 
-/// True if `python3` can import `module`. Under `CI=true` its absence fails the test;
+/// True if the tests' Python (see [`python`]) can import `module`. Under `CI=true` its absence fails the test;
 /// otherwise the caller skips (tests/run.sh installs every module the tests use).
 pub fn python_has(module: &str) -> bool {
-    let ok = Command::new("python3")
+    let ok = Command::new(python())
         .args(["-c", &format!("import {module}")])
         .stderr(Stdio::null())
         .status()
@@ -27,9 +28,13 @@ pub fn python_has(module: &str) -> bool {
     if !ok {
         assert!(
             std::env::var("CI").as_deref() != Ok("true"),
-            "python3 with `{module}` is missing (tests/run.sh installs it)"
+            "{} has no `{module}` (tests/tools/install-deps.sh installs it)",
+            python().display()
         );
-        eprintln!("SKIPPED: python3 with `{module}` is missing; run tests/run.sh");
+        eprintln!(
+            "SKIPPED: {} has no `{module}`; run tests/tools/install-deps.sh",
+            python().display()
+        );
     }
     ok
 }
@@ -45,7 +50,7 @@ impl PyServer {
     /// Start the server with these arguments (on an OS-assigned port unless `--port` is given).
     pub fn start(args: &[&str]) -> PyServer {
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/upstream/server.py");
-        let mut child = Command::new("python3")
+        let mut child = Command::new(python())
             .arg(script)
             .args(args)
             .stdout(Stdio::piped())
