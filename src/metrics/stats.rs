@@ -57,6 +57,8 @@ pub struct Stats {
     pub keepalive_closes: u64,
     /// Live topics.
     pub topics: u64,
+    /// Bytes of every topic's history now (bounded by `limits.max_history_bytes`).
+    pub history_bytes: u64,
     /// Connections refused at accept because `max_connections` were open.
     pub refused_max_connections: u64,
     /// Connections refused at accept because their IP had `max_connections_per_ip` open.

@@ -9,7 +9,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Number of counters in [`PipelineCounters`].
-pub const PIPELINE_COUNTERS: usize = 15;
+pub const PIPELINE_COUNTERS: usize = 16;
 
 /// Counters of one pipeline. Reading them: `messages_in` = `dropped_full` + the routing's
 /// `invalid_json`/`key_errors`/`time_errors` + `records_in` (handed to a worker, once the
@@ -47,6 +47,8 @@ pub struct PipelineCounters {
     pub late_dropped: u64,
     /// Events dropped because they would have opened a window beyond `max_windows`.
     pub windows_full: u64,
+    /// Operator failures (panics): each reset the pipeline's state on one worker.
+    pub operator_panics: u64,
 }
 
 /// What a counter is, for renderers: its field name (the dashboard feed's key) and its
@@ -142,6 +144,11 @@ impl PipelineCounters {
             "sluice_pipeline_windows_full_total",
             "Events dropped because they would have opened a window beyond max_windows.",
         ),
+        own(
+            "operator_panics",
+            "sluice_pipeline_operator_panics_total",
+            "Operator failures (panics); each reset the pipeline's state on one worker.",
+        ),
     ];
 
     /// Every counter's value, in the order of [`PipelineCounters::FIELDS`].
@@ -162,6 +169,7 @@ impl PipelineCounters {
             self.late_out,
             self.late_dropped,
             self.windows_full,
+            self.operator_panics,
         ]
     }
 
@@ -182,6 +190,7 @@ impl PipelineCounters {
             &mut self.late_out,
             &mut self.late_dropped,
             &mut self.windows_full,
+            &mut self.operator_panics,
         ]
     }
 

@@ -34,6 +34,7 @@ impl Reactor {
             uptime: Instant::now().saturating_duration_since(m.started),
             connections_open: self.conns.len() as u64,
             topics: self.router.topics.len() as u64,
+            history_bytes: self.router.history_bytes() as u64,
             dashboards: self.observe.feed.len() as u64,
             messages_in: c.messages_in,
             bytes_in: c.bytes_in,
@@ -78,7 +79,23 @@ impl Reactor {
     /// `GET /readyz`: `200` when every check passes, else `503`; one line per check.
     pub(super) fn readiness(&self) -> Response {
         let workers = match &self.router.pool {
-            Some(pool) => format!("{} running", pool.workers()),
+            Some(pool) => {
+                let failed: Vec<String> = self
+                    .router
+                    .pipeline_stats()
+                    .iter()
+                    .filter(|p| p.operator_panics > 0)
+                    .map(|p| format!("`{}` {}", p.name, p.operator_panics))
+                    .collect();
+                match failed.is_empty() {
+                    true => format!("{} running", pool.workers()),
+                    false => format!(
+                        "{} running; operator failures, each reset a pipeline's state on a worker: {}",
+                        pool.workers(),
+                        failed.join(", ")
+                    ),
+                }
+            }
             None => "no pipelines".to_string(),
         };
         let checks = [

@@ -82,6 +82,10 @@ impl Router {
                 pool.recycle(batch);
                 continue;
             };
+            if batch.lost {
+                self.mark_loss(topic, Loss::OperatorFailed, out);
+            }
+            let Some(pool) = &mut self.pool else { break };
             let stamps = batch.stamps();
             for (i, (text, payload, _)) in batch.iter().enumerate() {
                 // Window results carry (watermark at firing, final) as stamps.

@@ -100,6 +100,7 @@ impl Conflated {
     }
 
     /// Payload bytes held.
+    #[cfg(test)]
     pub(crate) fn bytes(&self) -> usize {
         self.bytes
     }

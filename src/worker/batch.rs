@@ -43,6 +43,8 @@ pub(crate) struct Batch {
     stamps: Vec<(i64, i64)>,
     /// The watermark after this batch (`i64::MIN`: none).
     pub(crate) watermark: i64,
+    /// A result batch: results of its route were lost before these (an operator failed).
+    pub(crate) lost: bool,
 }
 
 impl Default for Batch {
@@ -53,7 +55,14 @@ impl Default for Batch {
 
 impl Batch {
     pub(crate) fn new(route: u32) -> Batch {
-        Batch { route, data: Vec::new(), msgs: Vec::new(), stamps: Vec::new(), watermark: i64::MIN }
+        Batch {
+            route,
+            data: Vec::new(),
+            msgs: Vec::new(),
+            stamps: Vec::new(),
+            watermark: i64::MIN,
+            lost: false,
+        }
     }
 
     /// Append a message with its event time and the watermark it was read under.
@@ -125,6 +134,7 @@ impl Batch {
         self.msgs.clear();
         self.stamps.clear();
         self.watermark = i64::MIN;
+        self.lost = false;
         self.route = route;
         self.data.capacity() <= KEEP_MAX
     }

@@ -29,6 +29,7 @@
 
 pub(crate) mod batch;
 mod dispatch;
+mod guard;
 pub mod idle;
 mod pin;
 
@@ -280,6 +281,11 @@ impl Out {
         }
     }
 
+    /// The results of `slot` have a hole before what follows (an operator failed).
+    fn mark_lost(&mut self, slot: u32) {
+        self.batch(slot).lost = true;
+    }
+
     fn batch(&mut self, slot: u32) -> &mut Batch {
         let Out { pending, touched, spares } = self;
         let b = &mut pending[slot as usize];
@@ -325,10 +331,12 @@ impl Worker {
             let now_ms = self.clock.now_ms();
             if now_ms != last_ms {
                 last_ms = now_ms;
-                for (p, chain) in chains.iter_mut().enumerate() {
+                for p in 0..chains.len() {
                     let o = self.outputs[p];
-                    chain.on_time(now_ms, &mut |r| out.push_result(o.to, r));
-                    self.drain_side(chain, o, &mut out);
+                    self.guarded(&mut chains, p, &mut out, |chain, out| {
+                        chain.on_time(now_ms, &mut |r| out.push_result(o.to, r));
+                        Worker::drain_side(chain, o, out);
+                    });
                 }
             }
             if !out.touched.is_empty() && !self.hand_over(&mut out) {
@@ -358,18 +366,33 @@ impl Worker {
 
     fn process(&self, chains: &mut [Chain], batch: Batch, out: &mut Out) {
         let p = batch.route as usize;
-        let (Some(chain), Some(&o)) = (chains.get_mut(p), self.outputs.get(p)) else {
+        let (Some(_), Some(&o)) = (chains.get(p), self.outputs.get(p)) else {
             out.spares.give(batch);
             return;
         };
+        let processing = self.pipelines[p].time == Some(TimeMode::Processing);
+        let now = i64::try_from(self.clock.now_ms()).unwrap_or(i64::MAX);
+        self.guarded(chains, p, out, |chain, out| {
+            Worker::run_batch(chain, o, batch, processing, now, out)
+        });
+    }
+
+    /// One batch through one pipeline's chain.
+    fn run_batch(
+        chain: &mut Chain,
+        o: Outputs,
+        batch: Batch,
+        processing: bool,
+        now: i64,
+        out: &mut Out,
+    ) {
         let stamps = batch.stamps();
         if !stamps.is_empty() {
             for ((text, payload, key), &(ts, wm)) in batch.iter().zip(stamps) {
                 chain.push_timed(text, payload, key, ts, wm);
             }
-        } else if self.pipelines[p].time == Some(TimeMode::Processing) {
+        } else if processing {
             // Processing time: the worker's clock when it takes the batch.
-            let now = i64::try_from(self.clock.now_ms()).unwrap_or(i64::MAX);
             for (text, payload, key) in batch.iter() {
                 chain.push_timed(text, payload, key, now, i64::MIN);
             }
@@ -384,11 +407,11 @@ impl Worker {
         if watermark != i64::MIN {
             chain.on_watermark(watermark, &mut |r| out.push_result(o.to, r));
         }
-        self.drain_side(chain, o, out);
+        Worker::drain_side(chain, o, out);
     }
 
     /// Error records to the error topic, late events to the late topic.
-    fn drain_side(&self, chain: &mut Chain, o: Outputs, out: &mut Out) {
+    fn drain_side(chain: &mut Chain, o: Outputs, out: &mut Out) {
         if let Some(slot) = o.errors {
             chain.drain_failures(|e| out.push(slot, true, e));
         }

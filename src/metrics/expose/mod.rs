@@ -164,7 +164,28 @@ pub fn render(s: &Stats) -> String {
                 "Encoded bytes of the topic queued to subscribers.",
                 |t| t.bytes_out,
             ),
+            (
+                "sluice_topic_history_messages",
+                "gauge",
+                "Messages (and gap markers) of the topic kept in history now.",
+                |t| t.history_messages,
+            ),
+            ("sluice_topic_history_bytes", "gauge", "Bytes of the topic's history now.", |t| {
+                t.history_bytes
+            }),
+            (
+                "sluice_topic_history_evicted_total",
+                "counter",
+                "Messages of the topic evicted from history by limits.max_history_bytes.",
+                |t| t.history_evicted,
+            ),
         ],
+    );
+    gauge(
+        w,
+        "sluice_history_bytes",
+        "Bytes of every topic's history now (bounded by limits.max_history_bytes).",
+        s.history_bytes,
     );
     breakdown(
         w,
