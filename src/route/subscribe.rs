@@ -16,6 +16,7 @@ use super::subscriber::Subscriber;
 use super::{Outlets, Router};
 use crate::conn::frames;
 use crate::conn::out::Stamp;
+use crate::handle::{HistoryEntry, Message, TopicHistory};
 use crate::topic::TopicId;
 
 /// Where a new subscription starts.
@@ -153,6 +154,36 @@ impl Router {
             }
         });
         chunks
+    }
+}
+
+impl Router {
+    /// A topic's history for an embedder: up to `max` entries from offset `from`.
+    pub(crate) fn history(&self, name: &str, from: u64, max: usize) -> TopicHistory {
+        let Some(id) = self.topics.lookup(name) else {
+            return TopicHistory { epoch: String::new(), top: 0, oldest: 1, entries: Vec::new() };
+        };
+        let s = &self.topics.get(id).stream;
+        let mut entries = Vec::new();
+        let from = from.max(s.oldest());
+        let to = s.top().min(from.saturating_add(max as u64).saturating_sub(1));
+        if max > 0 && from <= to {
+            s.read(from, to, |item| {
+                entries.push(match item {
+                    Item::Message { offset, text, payload, .. } => {
+                        let message = match (text, std::str::from_utf8(payload)) {
+                            (true, Ok(t)) => Message::Text(t.to_string()),
+                            _ => Message::Binary(payload.to_vec()),
+                        };
+                        HistoryEntry::Message { offset, message }
+                    }
+                    Item::Gap { offset, loss } => {
+                        HistoryEntry::Gap { offset, reason: loss.as_str() }
+                    }
+                })
+            });
+        }
+        TopicHistory { epoch: s.epoch.to_string(), top: s.top(), oldest: s.oldest(), entries }
     }
 }
 
