@@ -3,6 +3,7 @@
 
 mod util;
 
+use serde_json::json;
 use tungstenite::Message;
 use util::{connect, envelope, next_data, watchdog, Relay};
 
@@ -20,7 +21,8 @@ fn the_last_messages_then_live() {
             assert_eq!(next_data(&mut raw), Message::text(format!("m{i}")));
         }
         let mut env = envelope::connect(&relay.url("/sub/t?last=2"));
-        assert_eq!(envelope::next(&mut env)["type"], "subscribed");
+        let sub = envelope::next(&mut env);
+        assert_eq!((&sub["type"], &sub["offset"]), (&json!("subscribed"), &json!(8)), "{sub}");
         assert_eq!(envelope::next(&mut env)["offset"], 9);
         assert_eq!(envelope::next(&mut env)["offset"], 10);
         // More than kept: all that is kept.
