@@ -17,6 +17,7 @@ use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 
 use span::{key_span, line_of, table_key_span};
+mod cluster;
 mod compression;
 mod connector;
 pub use crate::access::config::{Access, Secret, StaticToken};
@@ -27,6 +28,7 @@ mod span;
 mod topic;
 mod web;
 mod window;
+pub use cluster::{ClusterConfig, Storage};
 pub use compression::CompressionConfig;
 pub use connector::{BackoffConfig, ConnectorConfig, Messages};
 pub use pipeline::{
@@ -69,6 +71,9 @@ pub struct Config {
     pub topics: Vec<TopicConfig>,
     /// The user's own static files, served by the relay (`[web]`). Default: none.
     pub web: WebConfig,
+    /// Share topics with other relays through NATS JetStream (`[cluster]`). Default: none (the
+    /// relay runs alone).
+    pub cluster: Option<ClusterConfig>,
 }
 
 impl Default for Config {
@@ -86,6 +91,7 @@ impl Default for Config {
             sinks: Vec::new(),
             topics: Vec::new(),
             web: WebConfig::default(),
+            cluster: None,
         }
     }
 }
@@ -343,6 +349,9 @@ impl Config {
         }
         if w.spin > Duration::from_secs(1) {
             return Err(("workers.spin", "must be at most 1s".into()));
+        }
+        if let Some(c) = &self.cluster {
+            c.validate()?;
         }
         self.web.validate()
     }

@@ -38,6 +38,7 @@
 
 mod access;
 pub mod clock;
+mod cluster;
 pub mod config;
 mod conn;
 pub mod connector;
@@ -73,7 +74,7 @@ pub use dashboard::FEED_PATH;
 pub use endpoint::{Endpoint, HttpHandler};
 pub use error::{ConfigError, Error, HandleError, StaticError, TopicError};
 pub use handle::{Handle, HistoryEntry, Message, TopicHistory, PUBLISH_TIMEOUT};
-pub use metrics::{PipelineStats, QueueStats, Stats};
+pub use metrics::{ClusterStats, PipelineStats, QueueStats, Stats};
 pub use ops::{
     Aggregate, Aggregates, Emitter, EventTime, Operator, Pipeline, PipelineCounters, PipelineError,
     Record, Sources, TextOp, TimeMode, Window,

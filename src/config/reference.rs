@@ -18,6 +18,7 @@
 //! [`table::SECTIONS`]; adding a table means adding its struct's field to [`Config`] and one
 //! [`Section`] entry (with `fields: fields_of::<TheStruct>`).
 
+mod cluster;
 mod table;
 
 use std::fmt::Write as _;

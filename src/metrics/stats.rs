@@ -103,6 +103,46 @@ pub struct Stats {
     pub pipelines: Vec<PipelineStats>,
     /// One entry per upstream connector (sources and sinks), in the order they were added.
     pub connectors: Vec<crate::connector::ConnectorStats>,
+    /// The cluster connection, when the relay is part of a cluster.
+    pub cluster: Option<ClusterStats>,
+}
+
+/// A node's side of the cluster: its NATS connection and the messages it exchanged.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ClusterStats {
+    /// This node's name (`cluster.node`).
+    pub node: String,
+    /// The NATS connection is up (its handshake completed).
+    pub connected: bool,
+    /// NATS connections made (handshake started).
+    pub connects: u64,
+    /// NATS connections lost.
+    pub disconnects: u64,
+    /// Messages sent to the cluster (a gap marker counts as one).
+    pub published: u64,
+    /// Of those, acknowledged by their stream.
+    pub acked: u64,
+    /// Acknowledged as duplicates: copies sent again after a reconnect that the stream already
+    /// had (dropped by JetStream).
+    pub duplicates: u64,
+    /// Times unacknowledged messages were sent again after a reconnect.
+    pub resent: u64,
+    /// Messages read from the cluster by this node's consumers.
+    pub received: u64,
+    /// Consumers restarted (a lost delivery, a silent consumer).
+    pub consumer_resets: u64,
+    /// Messages the cluster refused to store (each owed as a gap).
+    pub publish_failed: u64,
+    /// Messages not sent to the cluster: published while NATS was unreachable, or past
+    /// `cluster.max_pending_bytes` (each topic owes a gap for them).
+    pub not_sent: u64,
+    /// Messages waiting for their acknowledgement (or for their stream) now.
+    pub pending_messages: u64,
+    /// Bytes of those.
+    pub pending_bytes: u64,
+    /// Topics on a local stream now because NATS was unreachable.
+    pub detached_topics: u64,
 }
 
 /// A bounded queue between the reactor and the workers, at the moment of the snapshot. Both

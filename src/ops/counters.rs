@@ -9,7 +9,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Number of counters in [`PipelineCounters`].
-pub const PIPELINE_COUNTERS: usize = 16;
+pub const PIPELINE_COUNTERS: usize = 17;
 
 /// Counters of one pipeline. Reading them: `messages_in` = `dropped_full` + the routing's
 /// `invalid_json`/`key_errors`/`time_errors` + `records_in` (handed to a worker, once the
@@ -49,6 +49,8 @@ pub struct PipelineCounters {
     pub windows_full: u64,
     /// Operator failures (panics): each reset the pipeline's state on one worker.
     pub operator_panics: u64,
+    /// In a cluster: messages whose key group another node owns (that node handles them).
+    pub elsewhere: u64,
 }
 
 /// What a counter is, for renderers: its field name (the dashboard feed's key) and its
@@ -149,6 +151,11 @@ impl PipelineCounters {
             "sluice_pipeline_operator_panics_total",
             "Operator failures (panics); each reset the pipeline's state on one worker.",
         ),
+        own(
+            "elsewhere",
+            "sluice_pipeline_elsewhere_total",
+            "In a cluster: messages whose key group another node owns.",
+        ),
     ];
 
     /// Every counter's value, in the order of [`PipelineCounters::FIELDS`].
@@ -170,6 +177,7 @@ impl PipelineCounters {
             self.late_dropped,
             self.windows_full,
             self.operator_panics,
+            self.elsewhere,
         ]
     }
 
@@ -191,6 +199,7 @@ impl PipelineCounters {
             &mut self.late_dropped,
             &mut self.windows_full,
             &mut self.operator_panics,
+            &mut self.elsewhere,
         ]
     }
 

@@ -35,6 +35,7 @@
 mod chain;
 mod counters;
 pub mod expr;
+mod groups;
 pub mod key;
 mod record;
 pub mod replay;
@@ -47,6 +48,7 @@ use std::fmt;
 use std::sync::Arc;
 
 pub use expr::{Expr, ExprError};
+pub use groups::KeyGroups;
 pub use key::KeyPath;
 pub use record::Record;
 pub use time::{EventTime, Sources, TimeMode};

@@ -14,6 +14,7 @@
 //! advances. A message whose key or timestamp cannot be read is counted (`invalid_json`,
 //! `key_errors`, `time_errors`) and not routed; the caller gets the reason for the error topic.
 
+use super::groups::KeyGroups;
 use super::key::KeyError;
 use super::shard::{key_hash, mix64, shard};
 use super::time::Watermarks;
@@ -28,18 +29,35 @@ pub(crate) struct Routed<'a> {
     pub(crate) key: Option<&'a [u8]>,
     /// `(timestamp, watermark before it)` of event-time pipelines.
     pub(crate) stamp: Option<(i64, i64)>,
+    /// In a cluster: another node owns its key group (it still moved the watermark).
+    pub(crate) elsewhere: bool,
 }
 
-/// The routing state of one pipeline: its round-robin position and its watermark.
+/// The routing state of one pipeline: its round-robin position, its watermark, and in a
+/// cluster the key groups this node owns.
 #[derive(Debug)]
 pub(crate) struct Routing {
     rr: usize,
     watermarks: Option<Watermarks>,
+    groups: Option<KeyGroups>,
+    /// Where a single-instance pipeline runs in a cluster: the hash of its name.
+    name_hash: u64,
 }
 
 impl Routing {
     pub(crate) fn new(p: &Pipeline) -> Routing {
-        Routing { rr: 0, watermarks: p.event_time_spec().map(Watermarks::new) }
+        Routing {
+            rr: 0,
+            watermarks: p.event_time_spec().map(Watermarks::new),
+            groups: None,
+            name_hash: key_hash(p.get_name().as_bytes()),
+        }
+    }
+
+    /// Route only what this node owns (a cluster): other messages still move the watermark,
+    /// so every node's windows fire as one node's would.
+    pub(crate) fn set_groups(&mut self, groups: KeyGroups) {
+        self.groups = Some(groups);
     }
 
     /// Route one message of `publisher` over `instances` instances. `now_ms` is read only when
@@ -55,15 +73,23 @@ impl Routing {
         counts: &mut PipelineCounters,
     ) -> Result<Routed<'a>, String> {
         let n = instances.max(1);
+        // The hash that places the message on a node of a cluster.
+        let mut placed = mix64(publisher);
         let (instance, key) = match &p.partition {
-            Partition::Publisher => (shard(mix64(publisher), n), None),
-            Partition::Single => (0, None),
+            Partition::Publisher => (shard(placed, n), None),
+            Partition::Single => {
+                placed = self.name_hash;
+                (0, None)
+            }
             Partition::RoundRobin => {
                 self.rr = self.rr.wrapping_add(1);
                 (self.rr % n, None)
             }
             Partition::Key(path) => match path.extract(payload) {
-                Ok(k) => (shard(key_hash(k), n), Some(k)),
+                Ok(k) => {
+                    placed = key_hash(k);
+                    (shard(placed, n), Some(k))
+                }
                 Err(e @ KeyError::InvalidJson) => {
                     counts.invalid_json += 1;
                     return Err(format!("invalid JSON: {e}"));
@@ -89,7 +115,8 @@ impl Routing {
             },
             _ => None,
         };
-        Ok(Routed { instance, key, stamp })
+        let elsewhere = self.groups.as_ref().is_some_and(|g| !g.owns(placed));
+        Ok(Routed { instance, key, stamp, elsewhere })
     }
 
     /// The pipeline's watermark (`i64::MIN` before any event, or without event time).

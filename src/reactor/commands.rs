@@ -28,11 +28,7 @@ impl Reactor {
         match cmd {
             Command::Publish { topic, message, offset } => {
                 let (text, payload) = message.parts();
-                // Handle publishes count as one publisher (id 0).
-                let at = self.publish_named(&topic, text, payload, 0, now);
-                if let Some(reply) = offset {
-                    let _ = reply.try_send(at);
-                }
+                self.publish_named(&topic, text, payload, offset, now);
             }
             Command::History { topic, from, max, reply } => {
                 let _ = reply.try_send(self.router.history(&topic, from, max));
@@ -48,6 +44,9 @@ impl Reactor {
             }
             Command::RemoveConnector(name, reply) => {
                 let _ = reply.try_send(self.remove_named(&name, now));
+            }
+            Command::Resolved(r) if r.connector == super::cluster::CLUSTER_RESOLVE => {
+                self.cluster_resolved(r, now)
             }
             Command::Resolved(r) => self.on_resolved(r, now),
         }

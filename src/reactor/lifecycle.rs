@@ -122,19 +122,20 @@ impl Reactor {
         self.route(now, |router, batch, out| router.publish(topic, batch, publisher, out));
     }
 
-    /// Publish one message to a topic by name (handles, status events).
+    /// Publish one message to a topic by name (handles, status events); its offset goes to
+    /// `reply`.
     pub(super) fn publish_named(
         &mut self,
         topic: &str,
         text: bool,
         payload: &[u8],
-        publisher: u64,
+        reply: Option<crossbeam_channel::Sender<u64>>,
         now: Instant,
-    ) -> u64 {
+    ) {
         self.route(now, |router, _, out| {
-            let offset = router.publish_named(topic, text, payload, publisher, out);
+            // Handle publishes and status events count as one publisher (id 0).
+            router.publish_named(topic, text, payload, 0, reply, out);
             router.flush_pipelines(out);
-            offset
         })
     }
 

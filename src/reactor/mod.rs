@@ -26,6 +26,7 @@
 //! comes from the reactor's [`Clock`] ([`Reactor::set_clock`]), read once per iteration.
 
 mod accept;
+mod cluster;
 mod commands;
 mod connectors;
 mod flush;
@@ -67,7 +68,7 @@ use crate::ops::Pipeline;
 use crate::route::{Batch, Policies, Router};
 use crate::topic::validate_topic;
 use crate::wake::Wake;
-use token::{conn_key, LISTENER, WAKER};
+use token::{conn_key, CLUSTER, LISTENER, WAKER};
 
 /// Size of the reactor-wide read buffer every connection reads into.
 pub(crate) const SCRATCH_LEN: usize = 64 * 1024;
@@ -128,6 +129,8 @@ struct Pending {
     results_more: bool,
     /// Event-time pipelines need the loop back this soon (owed watermarks, idle publishers).
     pipeline_wake: Option<Duration>,
+    /// (readable, writable) of the cluster connection's event this iteration.
+    cluster: Option<(bool, bool)>,
 }
 
 /// What the reactor tells about itself: counters, latency recorders, dashboard feeds.
@@ -183,6 +186,8 @@ pub struct Reactor {
     pending: Pending,
     observe: Observe,
     control: Control,
+    /// The NATS connection, in a cluster.
+    link: Option<Box<cluster::Link>>,
 }
 
 impl Reactor {
@@ -211,6 +216,10 @@ impl Reactor {
         let registry = poll.registry().try_clone()?;
         let clock = Clock::System;
         let now = clock.instant();
+        let link = match &config.cluster {
+            Some(c) => Some(Box::new(cluster::Link::new(c, now).map_err(config_error)?)),
+            None => None,
+        };
         let mut routes = Routes::default();
         routes.set_dashboard(config.metrics.dashboard);
         routes.set_static(crate::web::StaticFiles::load(&config.web)?);
@@ -255,7 +264,11 @@ impl Reactor {
                 workers: config.workers.clone(),
                 started: false,
             },
+            link,
         };
+        if let Some(c) = &config.cluster {
+            reactor.router.cluster = Some(Box::new(crate::cluster::Cluster::new(c.clone())));
+        }
         for c in config.connectors() {
             reactor.add_connector(c)?;
         }
@@ -338,6 +351,9 @@ impl Reactor {
                 self.on_writable(key, now);
             }
         }
+        if let Some((readable, writable)) = self.pending.cluster.take() {
+            self.cluster_event(readable, writable, now);
+        }
         for key in std::mem::take(&mut self.pending.resume) {
             self.resume_http(key, now);
         }
@@ -364,6 +380,7 @@ impl Reactor {
             self.observe.next_tick = now + observe::TICK;
         }
         self.flush_dirty(now);
+        self.cluster_service(now);
         // One clock read for both: this iteration's busy time, and the delivery latency of
         // every batch whose last byte was written in it.
         if self.observe.metrics.latency {
@@ -386,6 +403,11 @@ impl Reactor {
             match event.token() {
                 LISTENER => self.pending.accept_more = true,
                 WAKER => woken = true,
+                CLUSTER => {
+                    let readable =
+                        event.is_readable() || event.is_read_closed() || event.is_error();
+                    self.pending.cluster = Some((readable, event.is_writable()));
+                }
                 token => {
                     if let Some(key) = conn_key(token) {
                         let hup = event.is_read_closed() || event.is_error();
@@ -412,11 +434,16 @@ impl Reactor {
             Phase::Draining { until } => Some(until),
             _ => None,
         };
-        let deadline =
-            [self.timers.next(), Some(self.observe.next_tick), p.accept_resume, draining]
-                .into_iter()
-                .flatten()
-                .min();
+        let deadline = [
+            self.timers.next(),
+            Some(self.observe.next_tick),
+            p.accept_resume,
+            draining,
+            self.cluster_wake(),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
         // Round up so a timer is never fired a hair early and polled again with a zero timeout.
         let mut timer =
             deadline.map(|d| d.saturating_duration_since(now) + Duration::from_micros(500));
@@ -445,14 +472,13 @@ impl Drop for Reactor {
 /// What a valid configuration yields beyond its plain values.
 type Checked = (Gate, Option<Arc<rustls::ServerConfig>>, Vec<Pipeline>);
 
+/// A configuration error of `key` found when binding (no file or line to name).
+fn config_error((key, message): (&str, String)) -> crate::config::ConfigError {
+    crate::config::ConfigError { file: None, line: None, key: Some(key.into()), message }
+}
+
 /// Validate a configuration: the access gate, TLS and the pipelines it defines.
 fn checked(config: &Config) -> Result<Checked, Error> {
-    let config_error = |(key, message): (&str, String)| crate::config::ConfigError {
-        file: None,
-        line: None,
-        key: Some(key.into()),
-        message,
-    };
     config.validate().map_err(config_error)?;
     let gate = Gate::new(&config.access).map_err(config_error)?;
     let tls = config.tls.as_ref().map(|t| t.server_config()).transpose().map_err(config_error)?;

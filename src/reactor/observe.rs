@@ -51,6 +51,11 @@ impl Reactor {
             result_queue,
             pipelines: self.router.pipeline_stats(),
             connectors: self.connectors.stats(),
+            cluster: self
+                .router
+                .cluster
+                .as_deref()
+                .map(|c| c.snapshot(self.router.detached_topics())),
             ..self.observe.stats.clone()
         }
     }
@@ -74,6 +79,33 @@ impl Reactor {
             (n, false) => format!("{} of {n} open; {}", n - down.len(), down.join(", ")),
         };
         ("connectors", down.is_empty(), detail)
+    }
+
+    /// The `/readyz` check of the cluster: ok when alone, or when NATS is connected.
+    fn cluster_check(&self) -> (&'static str, bool, String) {
+        let Some(c) = self.router.cluster.as_deref() else {
+            return ("cluster", true, "none: this relay runs alone".into());
+        };
+        let detached = self.router.detached_topics();
+        match (c.is_ready(), &c.last_error) {
+            (true, _) if detached == 0 => {
+                ("cluster", true, format!("node `{}` connected to NATS", c.config.node))
+            }
+            (true, _) => (
+                "cluster",
+                true,
+                format!("node `{}` connected to NATS; {detached} topics rejoining", c.config.node),
+            ),
+            (false, why) => (
+                "cluster",
+                false,
+                format!(
+                    "node `{}` not connected to NATS ({}); topics go on locally and owe their gaps",
+                    c.config.node,
+                    why.as_deref().unwrap_or("connecting")
+                ),
+            ),
+        }
     }
 
     /// `GET /readyz`: `200` when every check passes, else `503`; one line per check.
@@ -107,6 +139,7 @@ impl Reactor {
             ),
             ("workers", true, workers),
             self.connectors_check(),
+            self.cluster_check(),
         ];
         let ready = checks.iter().all(|c| c.1);
         let mut body = String::from(if ready { "ready\n" } else { "not ready\n" });
@@ -133,6 +166,9 @@ impl Reactor {
     /// Close the history interval and push one feed message to every dashboard.
     pub(super) fn tick(&mut self, now: Instant) {
         self.router.expire_histories(now);
+        if self.router.cluster.is_some() {
+            self.route(now, |router, _, out| router.cluster_tick(out));
+        }
         let c = self.router.counters;
         self.observe.metrics.tick(c.messages_in, c.messages_out);
         if self.observe.feed.is_empty() {
@@ -170,7 +206,8 @@ mod tests {
         assert_eq!(down.status, 503);
         assert_eq!(
             down.body,
-            b"not ready\nlistening: FAIL (stopping)\nworkers: ok (no pipelines)\nconnectors: ok (none)\n"
+            b"not ready\nlistening: FAIL (stopping)\nworkers: ok (no pipelines)\nconnectors: ok (none)\n\
+              cluster: ok (none: this relay runs alone)\n"
         );
     }
 
@@ -182,12 +219,12 @@ mod tests {
         let down = c.readiness();
         assert_eq!(down.status, 503);
         let body = String::from_utf8(down.body).unwrap();
-        assert!(body.ends_with("connectors: FAIL (0 of 1 open; feed: idle)\n"), "{body}");
+        assert!(body.contains("\nconnectors: FAIL (0 of 1 open; feed: idle)\n"), "{body}");
         let idx = c.connectors.find("feed").unwrap();
         c.connectors.live[idx].state = crate::ConnectorState::Open;
         let up = c.readiness();
         assert_eq!(up.status, 200);
-        assert!(String::from_utf8(up.body).unwrap().ends_with("connectors: ok (1 open)\n"));
+        assert!(String::from_utf8(up.body).unwrap().contains("\nconnectors: ok (1 open)\n"));
     }
 
     #[test]

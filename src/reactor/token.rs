@@ -1,4 +1,4 @@
-//! Token numbering: two fixed tokens, then one per connection slab key.
+//! Token numbering: three fixed tokens, then one per connection slab key.
 
 use mio::Token;
 
@@ -6,8 +6,10 @@ use mio::Token;
 pub(crate) const LISTENER: Token = Token(0);
 /// The cross-thread waker (handles, workers).
 pub(crate) const WAKER: Token = Token(1);
+/// The cluster's NATS connection.
+pub(crate) const CLUSTER: Token = Token(2);
 /// First token used for connections.
-const FIRST_CONN: usize = 2;
+const FIRST_CONN: usize = 3;
 
 /// Token of the connection in slab slot `key`.
 pub(crate) fn conn_token(key: usize) -> Token {
@@ -29,5 +31,6 @@ mod tests {
         assert_eq!(conn_key(conn_token(41)), Some(41));
         assert_eq!(conn_key(LISTENER), None);
         assert_eq!(conn_key(WAKER), None);
+        assert_eq!(conn_key(CLUSTER), None);
     }
 }

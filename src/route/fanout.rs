@@ -140,7 +140,7 @@ fn offer(
             series.bytes_out += frame.len() as u64;
             return;
         }
-    } else if catch_up(sub, d, Some(frame), out, series) {
+    } else if sub.is_waiting() || catch_up(sub, d, Some(frame), out, series) {
         return;
     }
     // Over its bound.
@@ -206,6 +206,9 @@ pub(super) fn catch_up(
     series: &mut Counters,
 ) -> bool {
     let Some(behind) = sub.behind.as_deref() else { return true };
+    if sub.is_waiting() {
+        return true;
+    }
     let mut owed = Vec::new();
     let mut count = 0u64;
     match behind {
@@ -215,6 +218,7 @@ pub(super) fn catch_up(
                 owed = envelope::control_frame(&gap);
             }
         }
+        Behind::Waiting(_) => {}
         Behind::Latest(held) => {
             let mut json = String::new();
             for v in held.in_order() {

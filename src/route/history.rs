@@ -49,11 +49,24 @@ impl Router {
 
     /// Put a gap marker in `topic`'s stream: one offset that says messages were lost there.
     /// Live envelope subscribers get it now (raw ones cannot be told); resuming ones find it in
-    /// the history. Returns its offset.
-    pub(crate) fn mark_loss(&mut self, topic: TopicId, loss: Loss, out: &mut Outlets<'_>) -> u64 {
+    /// the history. In a cluster the marker goes to the topic's stream, so every node gets it.
+    pub(crate) fn mark_loss(&mut self, topic: TopicId, loss: Loss, out: &mut Outlets<'_>) {
+        if !self.send_loss_to_cluster(topic, loss, out.now) {
+            self.mark_loss_local(topic, loss, 1, out);
+        }
+    }
+
+    /// Put a gap marker for `lost` messages in `topic`'s local stream; returns its offset.
+    pub(super) fn mark_loss_local(
+        &mut self,
+        topic: TopicId,
+        loss: Loss,
+        lost: u64,
+        out: &mut Outlets<'_>,
+    ) -> u64 {
         let t = self.topics.get_mut(topic);
         let offset = t.stream.assign(1);
-        self.series.counters[t.series].drops.lost += 1;
+        self.series.counters[t.series].drops.lost += lost;
         self.keep(topic, offset, 1, Kept::Gap(loss), out.now);
         let t = self.topics.get(topic);
         if t.envelopes > 0 {

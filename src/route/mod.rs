@@ -18,11 +18,13 @@
 //! the reactor applies the slow-consumer policy. Everything here runs on the reactor thread.
 
 mod batch;
+mod cluster;
 pub(crate) mod envelope;
 mod fanout;
 mod history;
 mod pipes;
 mod policy;
+mod remote;
 pub(crate) mod stream;
 mod subscribe;
 mod subscriber;
@@ -37,6 +39,9 @@ pub(crate) use topics::Topics;
 use std::collections::BTreeSet;
 use std::time::Instant;
 
+use crossbeam_channel::Sender;
+
+use crate::cluster::Cluster;
 use crate::conn::Conns;
 use crate::connector::table::Connectors;
 use crate::metrics::{TopicStats, TopicTable};
@@ -90,6 +95,12 @@ pub(crate) struct Router {
     /// Scratch buffers: the envelopes of a batch, one envelope's JSON.
     envelopes: Vec<u8>,
     json: String,
+    /// The cluster connection's state, in a cluster (`route/cluster.rs`).
+    pub(crate) cluster: Option<Box<Cluster>>,
+    /// Messages read from the cluster, gathered per topic (`route/remote.rs`).
+    remote: remote::Remote,
+    /// Consumers to restart once the cluster connection is back in the router.
+    resets: Vec<(TopicId, &'static str)>,
 }
 
 impl Router {
@@ -114,6 +125,9 @@ impl Router {
             oldest: BTreeSet::new(),
             envelopes: Vec::new(),
             json: String::new(),
+            cluster: None,
+            remote: remote::Remote::default(),
+            resets: Vec::new(),
         }
     }
 
@@ -127,7 +141,11 @@ impl Router {
 
     /// Find or create a topic by (validated) name.
     pub(crate) fn intern(&mut self, name: &str) -> TopicId {
-        self.topics.intern(name, &mut self.series, &self.policies)
+        let id = self.topics.intern(name, &mut self.series, &self.policies);
+        if self.cluster.is_some() {
+            self.link_topic(id);
+        }
+        id
     }
 
     /// A publisher connection joins `name`.
@@ -149,6 +167,9 @@ impl Router {
     /// Undo [`Router::subscribe`].
     pub(crate) fn unsubscribe(&mut self, topic: TopicId, slot: usize) {
         self.topics.unsubscribe(topic, slot);
+        if self.cluster.is_some() {
+            self.release_if_unwatched(topic);
+        }
     }
 
     /// The publish path: hand the batch's messages (from `publisher`) to the pipelines reading
@@ -163,6 +184,21 @@ impl Router {
         if batch.is_empty() {
             return;
         }
+        if self.cluster.is_some() && self.send_to_cluster(topic, batch, publisher, &mut None, out.now) {
+            batch.clear();
+            return;
+        }
+        self.publish_local(topic, batch, publisher, out);
+    }
+
+    /// The publish path on this node alone: pipelines, then the fan-out. Empties `batch`.
+    fn publish_local(
+        &mut self,
+        topic: TopicId,
+        batch: &mut Batch,
+        publisher: u64,
+        out: &mut Outlets<'_>,
+    ) {
         if let Some(pool) = &mut self.pool {
             let pipes = &self.topics.get(topic).pipes;
             if !pipes.is_empty() {
@@ -175,24 +211,30 @@ impl Router {
     }
 
     /// Publish one message to a topic by name (a handle, a status event), as if one publisher
-    /// had sent it; returns its offset. A topic that did not exist exists for this message
-    /// (and stays while its history keeps it).
+    /// had sent it; its offset goes to `reply` (in a cluster, once the stream acknowledged it).
+    /// A topic that did not exist exists for this message (and stays while its history keeps
+    /// it).
     pub(crate) fn publish_named(
         &mut self,
         name: &str,
         text: bool,
         payload: &[u8],
         publisher: u64,
+        mut reply: Option<Sender<u64>>,
         out: &mut Outlets<'_>,
-    ) -> u64 {
+    ) {
         let id = self.intern(name);
         let mut one = std::mem::take(&mut self.one);
         one.push(text, payload);
-        self.publish(id, &mut one, publisher, out);
+        if self.cluster.is_none() || !self.send_to_cluster(id, &one, publisher, &mut reply, out.now) {
+            self.publish_local(id, &mut one, publisher, out);
+            if let Some(r) = reply.take() {
+                let _ = r.try_send(self.topics.get(id).stream.top());
+            }
+        }
+        one.clear();
         self.one = one;
-        let offset = self.topics.get(id).stream.top();
         self.topics.free_if_unused(id);
-        offset
     }
 
     /// Connection `key` drained its queue: send what its subscriptions (`subs`, as

@@ -21,7 +21,16 @@ const CHAINED: u64 = 1 << 63;
 impl Router {
     /// Attach a started worker pool: its topics live as long as the reactor, and each input
     /// topic learns which pipelines read it.
-    pub(crate) fn attach_pool(&mut self, pool: Pool) {
+    pub(crate) fn attach_pool(&mut self, mut pool: Pool) {
+        if let Some(c) = self.cluster.as_deref() {
+            let members = c.config.members();
+            let index = members.iter().position(|n| *n == c.config.node).unwrap_or(members.len());
+            pool.set_key_groups(crate::ops::KeyGroups::new(
+                c.config.key_groups,
+                index,
+                members.len(),
+            ));
+        }
         for (i, p) in pool.pipelines.iter().enumerate() {
             for from in &p.from {
                 let id = self.intern(from);

@@ -52,6 +52,8 @@ pub(crate) enum Loss {
     OperatorFailed,
     /// The upstream feed of a source connector reconnected.
     UpstreamReconnect,
+    /// Published on a node that could not reach the cluster (or whose backlog to it was full).
+    ClusterUnreachable,
 }
 
 impl Loss {
@@ -60,7 +62,20 @@ impl Loss {
             Loss::PipelineQueueFull => "pipeline_queue_full",
             Loss::OperatorFailed => "operator_failed",
             Loss::UpstreamReconnect => "upstream_reconnect",
+            Loss::ClusterUnreachable => "cluster_unreachable",
         }
+    }
+
+    /// The loss named `s` (as [`Loss::as_str`] writes it).
+    pub(crate) fn parse(s: &str) -> Option<Loss> {
+        [
+            Loss::PipelineQueueFull,
+            Loss::OperatorFailed,
+            Loss::UpstreamReconnect,
+            Loss::ClusterUnreachable,
+        ]
+        .into_iter()
+        .find(|l| l.as_str() == s)
     }
 }
 
@@ -127,6 +142,17 @@ impl Stream {
             kept: 0,
             bytes: 0,
         }
+    }
+
+    /// A stream that continues `epoch` after offset `top`, with no history (a cluster's stream
+    /// as this node starts reading it).
+    pub(crate) fn at(epoch: Epoch, top: u64) -> Stream {
+        Stream { epoch, top, ..Stream::new() }
+    }
+
+    /// Offsets up to `to` will never come (they left the cluster's stream unread).
+    pub(crate) fn skip_to(&mut self, to: u64) {
+        self.top = self.top.max(to);
     }
 
     /// The offset of the last message (0: none yet).

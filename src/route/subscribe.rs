@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use super::envelope::{self, Publication};
 use super::stream::{Epoch, Item};
-use super::subscriber::Subscriber;
+use super::subscriber::{Behind, Subscriber};
 use super::{Outlets, Router};
 use crate::conn::frames;
 use crate::conn::out::Stamp;
@@ -51,23 +51,46 @@ pub(crate) struct Join<'a> {
 
 impl Router {
     /// Join a topic: queue what the subscription starts with, then register it. Returns the
-    /// topic and the subscription's slot in it.
+    /// topic and the subscription's slot in it. In a cluster, a topic whose history this node
+    /// does not hold yet registers the subscription as waiting; it starts once the history is
+    /// here (`route/cluster.rs`).
     pub(crate) fn subscribe(&mut self, join: Join<'_>, out: &mut Outlets<'_>) -> (TopicId, usize) {
         let id = self.intern(join.topic);
+        let mut sub = Subscriber::new(join.conn, join.envelope);
+        if self.cluster_pending(id, out.now) {
+            sub.behind = Some(Box::new(Behind::Waiting(join.start)));
+        } else {
+            let opening = self.opening(id, join.conn, join.envelope, join.start, out);
+            queue_opening(out, join.conn, opening);
+        }
+        let slot = self.topics.subscribe(id, sub);
+        (id, slot)
+    }
+
+    /// What a subscription starting at `start` gets first: its control message (envelope mode)
+    /// and the replay, fitted to connection `conn`'s queue.
+    pub(super) fn opening(
+        &mut self,
+        id: TopicId,
+        conn: usize,
+        envelope: bool,
+        start: Start,
+        out: &Outlets<'_>,
+    ) -> Vec<u8> {
         let t = self.topics.get(id);
         let (epoch, top, oldest) = (t.stream.epoch, t.stream.top(), t.stream.oldest());
         let (name, max_recovery) = (t.name.clone(), t.policy.max_recovery);
         let ended = self.topics.ended(&name);
-        let room = out.conns.room(join.conn);
-        let mut start = Vec::new();
-        match join.start {
-            Start::Live if join.envelope => {
-                push_control(&mut start, &envelope::subscribed(&name, epoch, top));
+        let room = out.conns.room(conn);
+        let mut opening = Vec::new();
+        match start {
+            Start::Live if envelope => {
+                push_control(&mut opening, &envelope::subscribed(&name, epoch, top));
             }
             Start::Live => {}
             Start::Last(n) => {
                 let from = oldest.max((top + 1).saturating_sub(n)).max(1);
-                let chunks = self.replay(id, from, top, join.envelope);
+                let chunks = self.replay(id, from, top, envelope);
                 // The newest that fit (with the `subscribed` message before them).
                 let mut len = 128 + name.len();
                 let fit = chunks.iter().rev().take_while(|(_, c)| {
@@ -75,49 +98,39 @@ impl Router {
                     len <= room
                 });
                 let skip = chunks.len() - fit.count();
-                if join.envelope {
+                if envelope {
                     // The position the subscriber starts from: just before what is replayed.
                     let at = chunks.get(skip).map_or(top, |(offset, _)| offset - 1);
-                    push_control(&mut start, &envelope::subscribed(&name, epoch, at));
+                    push_control(&mut opening, &envelope::subscribed(&name, epoch, at));
                 }
-                chunks[skip..].iter().for_each(|(_, c)| start.extend_from_slice(c));
+                chunks[skip..].iter().for_each(|(_, c)| opening.extend_from_slice(c));
             }
             Start::Since { epoch: asked, offset } => {
                 let now = Position { epoch, top, oldest };
-                let answer = decide(asked, offset, now, ended, max_recovery);
-                let answer = match answer {
+                let answer = match decide(asked, offset, now, ended, max_recovery) {
                     Resume::Recovered { from, to } => {
                         let head = envelope::recovered(&name, epoch, from, to);
-                        let replay = self.replay(id, from, to, true);
+                        let replay = self.replay(id, from, to, envelope);
                         let bytes: usize = replay.iter().map(|(_, c)| c.len()).sum();
                         if head.len() + 8 + bytes > room {
                             Resume::Refused("too_many")
                         } else {
-                            push_control(&mut start, &head);
-                            replay.iter().for_each(|(_, c)| start.extend_from_slice(c));
-                            answer
+                            if envelope {
+                                push_control(&mut opening, &head);
+                            }
+                            replay.iter().for_each(|(_, c)| opening.extend_from_slice(c));
+                            Resume::Recovered { from, to }
                         }
                     }
                     refused => refused,
                 };
-                if let Resume::Refused(reason) = answer {
+                if let (Resume::Refused(reason), true) = (answer, envelope) {
                     let no = envelope::not_recovered(&name, reason, epoch, top, oldest);
-                    push_control(&mut start, &no);
+                    push_control(&mut opening, &no);
                 }
             }
         }
-        if !start.is_empty() {
-            // Replays were fitted to the room above; what is left over is the small control
-            // message of a subscription made on a full queue, which goes out anyway (once per
-            // subscription, bounded by `max_topics_per_subscription`).
-            let conn = &mut out.conns[join.conn];
-            if conn.out.push(Arc::from(&start[..]), Stamp::NONE).is_err() {
-                conn.out.push_essential(Arc::from(start), false);
-            }
-            out.conns.mark_dirty(join.conn);
-        }
-        let slot = self.topics.subscribe(id, Subscriber::new(join.conn, join.envelope));
-        (id, slot)
+        opening
     }
 
     /// The frames of offsets `from..=to` of `topic`'s history, one buffer per offset with its
@@ -235,6 +248,20 @@ pub(crate) fn decide(
         return Resume::Refused("too_many");
     }
     Resume::Recovered { from: offset + 1, to: now.top }
+}
+
+/// Queue a subscription's first frames on its connection. Replays were fitted to the room;
+/// what is left over is the small control message of a subscription made on a full queue,
+/// which goes out anyway (once per subscription, bounded by `max_topics_per_subscription`).
+pub(super) fn queue_opening(out: &mut Outlets<'_>, conn: usize, opening: Vec<u8>) {
+    if opening.is_empty() {
+        return;
+    }
+    let c = &mut out.conns[conn];
+    if c.out.push(Arc::from(&opening[..]), Stamp::NONE).is_err() {
+        c.out.push_essential(Arc::from(opening), false);
+    }
+    out.conns.mark_dirty(conn);
 }
 
 fn push_control(out: &mut Vec<u8>, json: &str) {

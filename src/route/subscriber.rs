@@ -28,6 +28,11 @@ impl Subscriber {
     pub(crate) fn new(conn: usize, envelope: bool) -> Subscriber {
         Subscriber { conn, envelope, behind: None }
     }
+
+    /// Whether it waits for its topic to be ready (it gets nothing meanwhile).
+    pub(crate) fn is_waiting(&self) -> bool {
+        matches!(self.behind.as_deref(), Some(Behind::Waiting(_)))
+    }
 }
 
 /// What a behind subscriber is owed.
@@ -37,6 +42,9 @@ pub(crate) enum Behind {
     Skipped { from: u64, to: u64 },
     /// `latest`: the newest value per key.
     Latest(Conflated),
+    /// Not started yet: its topic's cluster consumer is catching up; it starts like this
+    /// (`route/cluster.rs`) once the node holds the topic's history.
+    Waiting(super::Start),
 }
 
 /// The newest message per key of a behind subscriber.

@@ -36,6 +36,8 @@ pub(crate) struct Topic {
     pub(crate) policy: Arc<TopicPolicy>,
     /// Subscribers in envelope mode (the batch's envelopes are encoded only if there are any).
     pub(crate) envelopes: usize,
+    /// Its place in the cluster (`None`: the relay runs alone).
+    pub(crate) link: Option<Box<super::cluster::TopicLink>>,
 }
 
 impl Topic {
@@ -91,6 +93,7 @@ impl Topics {
             stream: Stream::new(),
             policy: policies.of(name),
             envelopes: 0,
+            link: None,
         });
         self.by_name.insert(name.into(), id);
         id

@@ -77,6 +77,10 @@ impl Pool {
             let routed =
                 d.routing[p].route(pipeline, publisher, payload, n, || clock.now_ms(), counts);
             let routed = match routed {
+                Ok(r) if r.elsewhere => {
+                    counts.elsewhere += 1;
+                    continue;
+                }
                 Ok(r) => r,
                 Err(why) => {
                     if let Some(slot) = self.outputs[p].errors {
@@ -178,6 +182,13 @@ impl Pool {
                 d.sent[p * d.workers..(p + 1) * d.workers].iter().any(|&s| s < w.current())
             })
         })
+    }
+
+    /// In a cluster: route only the key groups this node owns.
+    pub(crate) fn set_key_groups(&mut self, groups: crate::ops::KeyGroups) {
+        for r in &mut self.dispatch.routing {
+            r.set_groups(groups.clone());
+        }
     }
 
     /// A publisher connection is closing: it no longer holds back per-publisher watermarks

@@ -284,6 +284,15 @@ pub static SECTIONS: &[Section] = &[
         same_as: None,
     },
     Section {
+        name: "cluster",
+        shape: Shape::Optional,
+        doc: "Share topics with other relays through NATS JetStream: offsets, history and \
+              resume on every node, keyed pipelines split by key group (docs/cluster.md).",
+        keys: super::cluster::CLUSTER,
+        fields: fields_of::<crate::config::ClusterConfig>,
+        same_as: None,
+    },
+    Section {
         name: "sink",
         shape: Shape::Array,
         doc: "A sink sends every message of a topic to an upstream WebSocket endpoint, through \

@@ -12,7 +12,7 @@ use std::fmt::Write;
 
 use super::latency::{Latency, BUCKETS_NS};
 use crate::metrics::Stats;
-use subsystems::{connectors, pipelines, workers};
+use subsystems::{cluster, connectors, pipelines, workers};
 
 /// The `Content-Type` of the exposition.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -203,6 +203,7 @@ pub fn render(s: &Stats) -> String {
     workers(w, s);
     pipelines(w, s);
     connectors(w, s);
+    cluster(w, s);
 
     histogram(
         w,

@@ -150,3 +150,81 @@ pub(super) fn connectors(w: &mut String, s: &Stats) {
         }),
     );
 }
+
+/// The cluster connection (in a cluster): one series each, labelled with the node.
+pub(super) fn cluster(w: &mut String, s: &Stats) {
+    let Some(c) = &s.cluster else { return };
+    let node = format!("node=\"{}\"", escape(&c.node));
+    let one = [c];
+    table(
+        w,
+        &one,
+        |_| node.clone(),
+        &[
+            ("sluice_cluster_up", "gauge", "1 while the NATS connection is up.", |c| {
+                u64::from(c.connected)
+            }),
+            ("sluice_cluster_connects_total", "counter", "NATS connections made.", |c| c.connects),
+            ("sluice_cluster_disconnects_total", "counter", "NATS connections lost.", |c| {
+                c.disconnects
+            }),
+            (
+                "sluice_cluster_published_total",
+                "counter",
+                "Messages sent to the cluster's streams (gap markers included).",
+                |c| c.published,
+            ),
+            ("sluice_cluster_acked_total", "counter", "Messages the streams acknowledged.", |c| {
+                c.acked
+            }),
+            (
+                "sluice_cluster_duplicates_total",
+                "counter",
+                "Copies sent again after a reconnect that a stream already had (dropped).",
+                |c| c.duplicates,
+            ),
+            (
+                "sluice_cluster_received_total",
+                "counter",
+                "Messages read from the cluster by this node's consumers.",
+                |c| c.received,
+            ),
+            (
+                "sluice_cluster_consumer_resets_total",
+                "counter",
+                "Consumers restarted after a lost delivery or a silence.",
+                |c| c.consumer_resets,
+            ),
+            (
+                "sluice_cluster_publish_failed_total",
+                "counter",
+                "Messages the cluster refused to store (each owed as a gap).",
+                |c| c.publish_failed,
+            ),
+            (
+                "sluice_cluster_not_sent_total",
+                "counter",
+                "Messages not sent to the cluster (NATS unreachable, or the pending bound full).",
+                |c| c.not_sent,
+            ),
+            (
+                "sluice_cluster_pending_messages",
+                "gauge",
+                "Messages waiting for their stream's acknowledgement now.",
+                |c| c.pending_messages,
+            ),
+            (
+                "sluice_cluster_pending_bytes",
+                "gauge",
+                "Bytes of the messages waiting for an acknowledgement now.",
+                |c| c.pending_bytes,
+            ),
+            (
+                "sluice_cluster_detached_topics",
+                "gauge",
+                "Topics on a local stream now because NATS was unreachable.",
+                |c| c.detached_topics,
+            ),
+        ],
+    );
+}

@@ -313,6 +313,6 @@ impl Reactor {
         let live = &self.connectors.live[idx];
         let json = status::encode(&live.subject(), &event, status::now_ms());
         let topic = live.status_topic.clone();
-        self.publish_named(&topic, true, json.as_bytes(), 0, now);
+        self.publish_named(&topic, true, json.as_bytes(), None, now);
     }
 }
