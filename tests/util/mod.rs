@@ -11,6 +11,7 @@ pub mod autobahn;
 pub mod browser;
 pub mod envelope;
 pub mod flink;
+pub mod nats;
 pub mod proxy;
 pub mod python;
 pub mod tls;
