@@ -38,9 +38,17 @@ fn messages_published_on_one_node_reach_the_others_once_in_order_and_resume_anyw
         assert_eq!(c.data(), expected, "C: every message once, in order");
         let epoch = c.messages[0].0.clone();
         for (i, (e, offset, _)) in c.messages.iter().enumerate() {
-            assert_eq!((e, *offset), (&epoch, i as u64 + 1), "one epoch, offsets from 1 without holes");
+            assert_eq!(
+                (e, *offset),
+                (&epoch, i as u64 + 1),
+                "one epoch, offsets from 1 without holes"
+            );
         }
-        assert_eq!(b.messages[..], c.messages[..MESSAGES / 2], "B saw what C saw, at the same offsets");
+        assert_eq!(
+            b.messages[..],
+            c.messages[..MESSAGES / 2],
+            "B saw what C saw, at the same offsets"
+        );
 
         // B's subscriber comes back on C with its position: the rest, once.
         let (e, at) = b.position();
@@ -54,7 +62,8 @@ fn messages_published_on_one_node_reach_the_others_once_in_order_and_resume_anyw
 
         // The same resume on each node gets the same answer.
         for node in &nodes {
-            let mut ws = envelope::connect(&node.url(&format!("/sub/ticks?since={e}:{}", MESSAGES - 10)));
+            let mut ws =
+                envelope::connect(&node.url(&format!("/sub/ticks?since={e}:{}", MESSAGES - 10)));
             let answer = envelope::next(&mut ws);
             assert_eq!(
                 (answer["recovered"].clone(), answer["from"].clone(), answer["to"].clone()),
@@ -71,6 +80,9 @@ fn messages_published_on_one_node_reach_the_others_once_in_order_and_resume_anyw
             s.cluster.as_ref().is_some_and(|c| c.acked == MESSAGES as u64)
         });
         let a = a.cluster.unwrap();
-        assert_eq!((a.published, a.acked, a.not_sent, a.publish_failed), (MESSAGES as u64, MESSAGES as u64, 0, 0));
+        assert_eq!(
+            (a.published, a.acked, a.not_sent, a.publish_failed),
+            (MESSAGES as u64, MESSAGES as u64, 0, 0)
+        );
     });
 }

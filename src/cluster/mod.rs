@@ -71,7 +71,11 @@ pub(crate) enum Control {
         sid: u64,
         result: Result<ConsumerInfo, ApiError>,
     },
-    /// A publish failed (the stream is gone, no quorum…): the message is lost to the cluster.
+    /// No stream took a message (503): it is held again; ask for the stream.
+    NoStream {
+        topic: Arc<str>,
+    },
+    /// A publish failed (the stream refused it): the message is lost to the cluster.
     PublishFailed {
         topic: Arc<str>,
         why: String,
@@ -103,6 +107,8 @@ pub(crate) struct Cluster {
     pub(crate) stats: ClusterStats,
     /// The last error, for `/readyz` and logs.
     pub(crate) last_error: Option<String>,
+    /// The server's last `-ERR` on the current connection.
+    server_error: Option<String>,
     scratch: Vec<u8>,
 }
 
@@ -126,6 +132,7 @@ impl Cluster {
             controls: Vec::new(),
             stats,
             last_error: None,
+            server_error: None,
             scratch: Vec::new(),
         }
     }
@@ -166,7 +173,11 @@ impl Cluster {
         self.session.stop();
         self.requests.clear();
         self.consumers.clear();
-        self.last_error = Some(why.to_string());
+        // The server's `-ERR` (a refused authorization…) says more than the close after it.
+        self.last_error = Some(match self.server_error.take() {
+            Some(e) => format!("{why}, after the server's error: {e}"),
+            None => why.to_string(),
+        });
     }
 
     /// The `CONNECT` options: no echo of verbose `+OK`s, headers, and "no responders" answers
@@ -209,6 +220,7 @@ impl Cluster {
             Step::Error(e) => {
                 log::warn!("cluster: NATS server error: {e}");
                 self.last_error = Some(format!("NATS server error: {e}"));
+                self.server_error = Some(e.to_string());
             }
             Step::Msg(m) => self.on_msg(out, m, &mut on),
         });
@@ -237,8 +249,12 @@ impl Cluster {
                 let Some(topic) = self.consumers.get(&sid) else { return };
                 match headers.and_then(|h| h.status.map(|s| (s, h))) {
                     Some((100, h)) => {
-                        if let Some(reply) = m.reply.filter(|r| !r.is_empty()) {
-                            // Flow control: answer so the server keeps delivering.
+                        // Flow control: answer so the server keeps delivering. A heartbeat of
+                        // a consumer waiting for a lost answer names it again.
+                        let fc =
+                            m.reply.filter(|r| !r.is_empty()).or(h.get("Nats-Consumer-Stalled"));
+                        if let Some(reply) = fc {
+                            log::trace!("cluster: flow control of `{topic}` answered");
                             proto::encode_pub(out, &String::from_utf8_lossy(reply), None, b"");
                         }
                         if let Some(last) = h.number("Nats-Last-Consumer") {
@@ -260,11 +276,25 @@ impl Cluster {
     fn on_ack(&mut self, subject: &[u8], status: Option<u16>, payload: &[u8]) {
         let Some(id) = last_number(subject) else { return };
         let result = match status {
-            Some(503) => Err("no JetStream stream answered (503)".to_string()),
+            // No stream took it (the stream has no leader now, or is gone): held again, sent
+            // once the stream answers (JetStream keeps one copy if it did store it).
+            Some(503) => {
+                if let Some(topic) = self.inflight.fail(id) {
+                    self.controls.push(Control::NoStream { topic });
+                }
+                return;
+            }
             Some(s) => Err(format!("status {s}")),
             None => jetstream::pub_ack(payload).map_err(|e| e.to_string()),
         };
         let Some(acked) = self.inflight.ack(id) else { return };
+        if acked.given_up > 0 {
+            self.stats.publish_failed += acked.given_up;
+            for _ in 0..acked.given_up {
+                let why = "no stream took it, and a later message was stored".to_string();
+                self.controls.push(Control::PublishFailed { topic: acked.topic.clone(), why });
+            }
+        }
         match result {
             Ok(ack) => {
                 self.stats.acked += 1;
@@ -392,6 +422,12 @@ impl Cluster {
             self.stats.not_sent += 1;
             return Err(reply);
         }
+        let max = self.session.info.max_payload;
+        if max > 0 && payload.len() + 256 > max {
+            // The server would refuse it and close the connection.
+            self.stats.publish_failed += 1;
+            return Err(reply);
+        }
         let id = self.next_id;
         self.next_id += 1;
         let mut block = std::mem::take(&mut self.scratch);
@@ -406,8 +442,15 @@ impl Cluster {
             self.session.out.extend_from_slice(&frame);
         }
         self.stats.published += 1;
-        let entry =
-            Entry { id, topic: topic.clone(), frame: frame.into(), sent, acked: false, reply };
+        let entry = Entry {
+            id,
+            topic: topic.clone(),
+            frame: frame.into(),
+            sent,
+            acked: false,
+            failed: false,
+            reply,
+        };
         self.inflight.push(entry);
         Ok(())
     }
@@ -419,25 +462,38 @@ impl Cluster {
         }
     }
 
-    /// Whether something waits too long for an answer (the connection is then made again).
-    pub(crate) fn overdue(&self, now: Instant) -> Option<String> {
+    /// Answers that are late: an API request is given up (its owner asks again), a publish
+    /// is sent again (JetStream keeps one copy). The connection itself is judged by `PING`s,
+    /// so a slow JetStream (a stream electing its leader) does not make it reconnect.
+    pub(crate) fn expire(&mut self, now: Instant) {
         let limit = self.config.request_timeout;
         let late = |at: Instant| now.saturating_duration_since(at) >= limit;
-        if let Some((_, (_, at))) = self.requests.iter().find(|(_, (_, at))| late(*at)) {
-            return Some(format!(
-                "a JetStream request got no answer within {limit:?} (sent {:?} ago)",
-                now - *at
-            ));
+        let expired: Vec<u64> =
+            self.requests.iter().filter(|(_, (_, at))| late(*at)).map(|(&id, _)| id).collect();
+        for id in expired {
+            let Some((request, _)) = self.requests.remove(&id) else { continue };
+            let error = ApiError {
+                code: 408,
+                err_code: 0,
+                description: format!("no answer from JetStream within {limit:?}"),
+            };
+            self.controls.push(match request {
+                Request::Stream(topic) => Control::Stream { topic, result: Err(error) },
+                Request::Consumer(topic, sid) => {
+                    Control::Consumer { topic, sid, result: Err(error) }
+                }
+            });
         }
-        match self.inflight.oldest_sent() {
-            Some(at) if late(at) => {
-                Some(format!("a publish got no acknowledgement within {limit:?}"))
-            }
-            _ => None,
+        // Only once what was queued before went out: a stalled server does not make the
+        // outgoing buffer grow past the messages in flight (twice `max_pending_bytes` at most).
+        let idle = self.session.out.is_empty();
+        if idle && self.is_ready() && self.inflight.oldest_sent().is_some_and(late) {
+            self.inflight.resend_older(now - limit, &mut self.session.out, now);
+            self.stats.resent += 1;
         }
     }
 
-    /// When [`Cluster::overdue`] could next say yes.
+    /// When [`Cluster::expire`] next has something to do.
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
         let limit = self.config.request_timeout;
         let requests = self.requests.values().map(|(_, at)| *at).min();

@@ -9,7 +9,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Number of counters in [`PipelineCounters`].
-pub const PIPELINE_COUNTERS: usize = 17;
+pub const PIPELINE_COUNTERS: usize = 18;
 
 /// Counters of one pipeline. Reading them: `messages_in` = `dropped_full` + the routing's
 /// `invalid_json`/`key_errors`/`time_errors` + `records_in` (handed to a worker, once the
@@ -51,6 +51,9 @@ pub struct PipelineCounters {
     pub operator_panics: u64,
     /// In a cluster: messages whose key group another node owns (that node handles them).
     pub elsewhere: u64,
+    /// In a cluster: inputs that left their stream (past its history) before this node read
+    /// them.
+    pub expired: u64,
 }
 
 /// What a counter is, for renderers: its field name (the dashboard feed's key) and its
@@ -156,6 +159,11 @@ impl PipelineCounters {
             "sluice_pipeline_elsewhere_total",
             "In a cluster: messages whose key group another node owns.",
         ),
+        own(
+            "expired",
+            "sluice_pipeline_expired_total",
+            "In a cluster: inputs that left their stream before this node read them.",
+        ),
     ];
 
     /// Every counter's value, in the order of [`PipelineCounters::FIELDS`].
@@ -178,6 +186,7 @@ impl PipelineCounters {
             self.windows_full,
             self.operator_panics,
             self.elsewhere,
+            self.expired,
         ]
     }
 
@@ -200,6 +209,7 @@ impl PipelineCounters {
             &mut self.windows_full,
             &mut self.operator_panics,
             &mut self.elsewhere,
+            &mut self.expired,
         ]
     }
 

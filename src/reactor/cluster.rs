@@ -130,8 +130,9 @@ impl Reactor {
         if let Err(why) = cluster.session.tick(now, every) {
             return self.cluster_lost(why, now);
         }
-        if let Some(why) = cluster.overdue(now) {
-            return self.cluster_lost(why, now);
+        cluster.expire(now);
+        if !cluster.controls.is_empty() {
+            self.route(now, |router, _, out| router.cluster_controls(out));
         }
         self.cluster_write(now);
     }

@@ -44,7 +44,11 @@ impl Reactor {
 
     /// Done draining: nothing is left to send (every connection is gone or lingering).
     pub(super) fn drained(&self) -> bool {
-        self.conns.iter().all(|(_, c)| matches!(c.state(), State::Linger { .. }))
+        // In a cluster, what was published here waits for its acknowledgement too (while the
+        // connection is up; the drain's deadline bounds the wait).
+        let cluster_done =
+            self.router.cluster.as_deref().is_none_or(|c| !c.is_ready() || c.inflight.len() == 0);
+        cluster_done && self.conns.iter().all(|(_, c)| matches!(c.state(), State::Linger { .. }))
     }
 
     pub(super) fn finish_shutdown(&mut self) {

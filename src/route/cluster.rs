@@ -35,6 +35,9 @@ use crate::config::Storage;
 use crate::ops::shard::{key_hash, mix64};
 use crate::topic::TopicId;
 
+/// How soon a stream that did not answer is asked for again.
+const RETRY: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// Where a topic's stream stands on JetStream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum StreamPhase {
@@ -68,9 +71,12 @@ pub(crate) struct TopicLink {
     /// Messages lost to the cluster, owed as one gap marker.
     owed: u64,
     /// Pipelines have read the stream up to this offset of this epoch.
-    fed: (Epoch, u64),
+    pub(super) fed: (Epoch, u64),
     /// When to ask for the stream again after a failure.
     retry_at: Option<Instant>,
+    /// The stream's last offset when its consumer started: live subscriptions made while the
+    /// node catches up start after it.
+    boundary: Option<u64>,
 }
 
 impl TopicLink {
@@ -102,6 +108,7 @@ impl Router {
             owed: 0,
             fed: (Epoch(0), 0),
             retry_at: None,
+            boundary: None,
         }));
     }
 
@@ -142,6 +149,11 @@ impl Router {
         }
     }
 
+    /// Where a live subscription made now starts, while the node catches up with `id`.
+    pub(super) fn cluster_boundary(&self, id: TopicId) -> Option<u64> {
+        self.topics.get(id).link.as_deref().and_then(|l| l.boundary)
+    }
+
     /// Topics on a local stream because NATS was unreachable (and not back in the cluster yet).
     pub(crate) fn detached_topics(&self) -> usize {
         self.topics.iter().filter(|t| t.link.as_deref().is_some_and(|l| l.detached)).count()
@@ -166,7 +178,7 @@ impl Router {
         let Some(cluster) = self.cluster.as_deref_mut() else { return false };
         let t = self.topics.get_mut(id);
         let Some(link) = t.link.as_deref_mut() else { return false };
-        if link.detached {
+        if link.detached && !cluster.is_ready() {
             link.owed += batch.messages();
             cluster.stats.not_sent += batch.messages();
             return false;
@@ -248,13 +260,22 @@ impl Router {
                     let Some(id) = self.topics.lookup(&topic) else { continue };
                     self.consumer_started(id, sid, result.map(|c| c.num_pending), out);
                 }
+                Control::NoStream { topic } => {
+                    let Some(id) = self.topics.lookup(&topic) else { continue };
+                    if let Some(link) = self.topics.get_mut(id).link.as_deref_mut() {
+                        if link.stream != StreamPhase::Creating {
+                            link.stream = StreamPhase::Unknown;
+                            link.retry_at = Some(out.now + RETRY);
+                        }
+                    }
+                }
                 Control::PublishFailed { topic, why } => {
                     log::warn!("cluster: a message of `{topic}` was not stored: {why}");
                     let Some(id) = self.topics.lookup(&topic) else { continue };
                     if let Some(link) = self.topics.get_mut(id).link.as_deref_mut() {
                         link.owed += 1;
                         link.stream = StreamPhase::Unknown;
-                        link.retry_at = Some(out.now + std::time::Duration::from_secs(1));
+                        link.retry_at = Some(out.now + RETRY);
                     }
                 }
             }
@@ -268,7 +289,7 @@ impl Router {
         cluster.last_error = Some(format!("topic `{}`: {why}", t.name));
         if let Some(link) = t.link.as_deref_mut() {
             link.stream = StreamPhase::Unknown;
-            link.retry_at = Some(now + std::time::Duration::from_secs(1));
+            link.retry_at = Some(now + RETRY);
         }
     }
 
@@ -277,12 +298,20 @@ impl Router {
         let t = self.topics.get_mut(id);
         let Some(link) = t.link.as_deref_mut() else { return };
         let epoch = Epoch(key_hash(info.created.as_bytes()) | 1);
+        if !link.detached && t.stream.epoch != epoch {
+            // The stream was made again (deleted, or lost by NATS): a new epoch. Consume it
+            // from its start; subscribers resume as after a restart.
+            if let Some(c) = link.consumer.take() {
+                cluster.drop_consumer(c.sid);
+            }
+        }
         link.stream = StreamPhase::Ready(epoch);
         link.retry_at = None;
-        cluster.send_held(&t.name, out.now);
         if link.owed > 0 {
+            // Before what was held since the node rejoined: the gap came first.
             owe_gap(cluster, &t.name, link, out.now);
         }
+        cluster.send_held(&t.name, out.now);
         if link.fed.0 != epoch {
             // Pipelines start with what is published from now on.
             link.fed = (epoch, info.state.last_seq);
@@ -314,12 +343,19 @@ impl Router {
             Some(prior) => prior,
             None => (t.stream.epoch, t.stream.top()),
         };
+        let boundary = info.state.last_seq;
         for (_, sub) in t.subscribers.iter_mut() {
-            if !sub.is_waiting() {
-                let (epoch, offset) = resume_at;
-                sub.behind = Some(Box::new(Behind::Waiting(Start::Since { epoch, offset })));
+            match sub.behind.as_deref_mut() {
+                // Subscribed live before the node knew the stream: what follows its top then.
+                Some(Behind::Waiting(start @ Start::Live)) => *start = Start::After(boundary),
+                Some(Behind::Waiting(_)) => {}
+                _ => {
+                    let (epoch, offset) = resume_at;
+                    sub.behind = Some(Box::new(Behind::Waiting(Start::Since { epoch, offset })));
+                }
             }
         }
+        link.boundary = Some(boundary);
         link.detached = false;
         link.prior = None;
         let s = info.state;
@@ -425,7 +461,8 @@ impl Router {
                 let Some(id) = self.topics.lookup(topic) else { return };
                 let Some(c) = self.consumer_mut(id, sid) else { return };
                 c.seen = out.now;
-                if last_consumer >= c.next {
+                if last_consumer >= c.next && c.next != u64::MAX {
+                    c.next = u64::MAX;
                     self.resets.push((id, "a heartbeat showed lost deliveries"));
                 }
             }
@@ -435,8 +472,10 @@ impl Router {
                 c.seen = out.now;
                 if delivery.consumer_seq != c.next {
                     // Ignore the rest until the consumer starts again (after this read).
-                    c.next = u64::MAX;
-                    self.resets.push((id, "a delivery was lost"));
+                    if c.next != u64::MAX {
+                        c.next = u64::MAX;
+                        self.resets.push((id, "a delivery was lost"));
+                    }
                     return;
                 }
                 c.next += 1;
@@ -480,16 +519,15 @@ impl Router {
         let silent = cluster.heartbeat() * 3;
         for id in self.topics.ids() {
             let Some(link) = self.topics.get(id).link.as_deref() else { continue };
-            match link.consumer {
-                Some(c) if out.now.saturating_duration_since(c.seen) > silent => {
-                    self.reset_consumer(id, "no heartbeat", out);
-                }
-                None if link.stream == StreamPhase::Unknown
-                    && link.retry_at.is_none_or(|at| out.now >= at) =>
-                {
-                    self.ask_stream(id, out.now);
-                }
-                _ => {}
+            let ask =
+                link.stream == StreamPhase::Unknown && link.retry_at.is_none_or(|at| out.now >= at);
+            let silent =
+                link.consumer.is_some_and(|c| out.now.saturating_duration_since(c.seen) > silent);
+            if ask {
+                self.ask_stream(id, out.now);
+            }
+            if silent {
+                self.reset_consumer(id, "no heartbeat", out);
             }
         }
     }

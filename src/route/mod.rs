@@ -184,7 +184,9 @@ impl Router {
         if batch.is_empty() {
             return;
         }
-        if self.cluster.is_some() && self.send_to_cluster(topic, batch, publisher, &mut None, out.now) {
+        if self.cluster.is_some()
+            && self.send_to_cluster(topic, batch, publisher, &mut None, out.now)
+        {
             batch.clear();
             return;
         }
@@ -226,7 +228,8 @@ impl Router {
         let id = self.intern(name);
         let mut one = std::mem::take(&mut self.one);
         one.push(text, payload);
-        if self.cluster.is_none() || !self.send_to_cluster(id, &one, publisher, &mut reply, out.now) {
+        if self.cluster.is_none() || !self.send_to_cluster(id, &one, publisher, &mut reply, out.now)
+        {
             self.publish_local(id, &mut one, publisher, out);
             if let Some(r) = reply.take() {
                 let _ = r.try_send(self.topics.get(id).stream.top());

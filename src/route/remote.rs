@@ -87,6 +87,21 @@ impl Router {
         let t = self.topics.get_mut(id);
         let from = t.stream.top() + 1;
         t.stream.skip_to(to);
+        // What the pipelines had not read yet (they start where the node joined the stream).
+        let fed = t.link.as_deref().filter(|l| l.fed.0 == t.stream.epoch).map_or(0, |l| l.fed.1);
+        let missed = to.saturating_sub(fed.max(from - 1));
+        if let (Some(pool), false) = (self.pool.as_mut(), t.pipes.is_empty() || missed == 0) {
+            log::warn!(
+                "cluster: {missed} messages of `{}` left the stream before this node read them; \
+                 its pipelines miss them",
+                t.name
+            );
+            for slot in pool.expired(&t.pipes, missed) {
+                let topic = self.slot_topics[slot as usize];
+                self.mark_loss(topic, Loss::InputExpired, out);
+            }
+        }
+        let t = self.topics.get_mut(id);
         let joined = t.subscribers.iter().any(|(_, s)| s.envelope && !s.is_waiting());
         if !joined {
             return;

@@ -54,6 +54,8 @@ pub(crate) enum Loss {
     UpstreamReconnect,
     /// Published on a node that could not reach the cluster (or whose backlog to it was full).
     ClusterUnreachable,
+    /// In a cluster: a pipeline's inputs left their stream before this node read them.
+    InputExpired,
 }
 
 impl Loss {
@@ -63,6 +65,7 @@ impl Loss {
             Loss::OperatorFailed => "operator_failed",
             Loss::UpstreamReconnect => "upstream_reconnect",
             Loss::ClusterUnreachable => "cluster_unreachable",
+            Loss::InputExpired => "input_expired",
         }
     }
 
@@ -73,6 +76,7 @@ impl Loss {
             Loss::OperatorFailed,
             Loss::UpstreamReconnect,
             Loss::ClusterUnreachable,
+            Loss::InputExpired,
         ]
         .into_iter()
         .find(|l| l.as_str() == s)

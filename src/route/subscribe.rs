@@ -29,6 +29,9 @@ pub(crate) enum Start {
     Last(u64),
     /// After `offset` of stream `epoch`: the gap, then live; or live only, told why.
     Since { epoch: Epoch, offset: u64 },
+    /// What follows `offset` of the current stream, then live: a live subscription made in a
+    /// cluster before the node held the topic, from the stream's top the node knew then.
+    After(u64),
 }
 
 /// The answer to a resume.
@@ -58,7 +61,11 @@ impl Router {
         let id = self.intern(join.topic);
         let mut sub = Subscriber::new(join.conn, join.envelope);
         if self.cluster_pending(id, out.now) {
-            sub.behind = Some(Box::new(Behind::Waiting(join.start)));
+            let start = match (join.start, self.cluster_boundary(id)) {
+                (Start::Live, Some(top)) => Start::After(top),
+                (start, _) => start,
+            };
+            sub.behind = Some(Box::new(Behind::Waiting(start)));
         } else {
             let opening = self.opening(id, join.conn, join.envelope, join.start, out);
             queue_opening(out, join.conn, opening);
@@ -80,15 +87,22 @@ impl Router {
         let t = self.topics.get(id);
         let (epoch, top, oldest) = (t.stream.epoch, t.stream.top(), t.stream.oldest());
         let (name, max_recovery) = (t.name.clone(), t.policy.max_recovery);
-        let ended = self.topics.ended(&name);
+        // In a cluster the stream outlives this node's copy of the topic: no local ending.
+        let ended = if t.link.is_some() { None } else { self.topics.ended(&name) };
         let room = out.conns.room(conn);
         let mut opening = Vec::new();
+        let last = match start {
+            Start::Last(n) => Some(n),
+            Start::After(offset) => Some(top.saturating_sub(offset)),
+            _ => None,
+        };
         match start {
             Start::Live if envelope => {
                 push_control(&mut opening, &envelope::subscribed(&name, epoch, top));
             }
             Start::Live => {}
-            Start::Last(n) => {
+            Start::Last(_) | Start::After(_) => {
+                let n = last.unwrap_or(0);
                 let from = oldest.max((top + 1).saturating_sub(n)).max(1);
                 let chunks = self.replay(id, from, top, envelope);
                 // The newest that fit (with the `subscribed` message before them).

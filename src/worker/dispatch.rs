@@ -236,6 +236,18 @@ impl Pool {
         }
     }
 
+    /// `n` inputs of the pipelines `pipes` are gone before they were read (in a cluster, past
+    /// their stream's history): counted; returns the output slot of each, whose topic tells.
+    pub(crate) fn expired(&mut self, pipes: &[u32], n: u64) -> Vec<u32> {
+        pipes
+            .iter()
+            .map(|&p| {
+                self.dispatch.counts[p as usize].expired += n;
+                self.outputs[p as usize].to
+            })
+            .collect()
+    }
+
     /// Give a result batch back for reuse.
     pub(crate) fn recycle(&mut self, b: Batch) {
         self.dispatch.spares.give(b);

@@ -18,13 +18,14 @@ use super::{Binary, Relay, IO_TIMEOUT};
 /// appended (topics, pipelines, more cluster keys go before it in `[cluster]`).
 pub fn toml(nats: &NatsCluster, nodes: &[&str], index: usize, extra: &str) -> String {
     let mut urls = nats.urls();
-    urls.rotate_left(index % urls.len());
+    let n = urls.len();
+    urls.rotate_left(index % n);
     let urls: Vec<String> = urls.iter().map(|u| format!("\"{u}\"")).collect();
     let names: Vec<String> = nodes.iter().map(|n| format!("\"{n}\"")).collect();
     let replicas = nats.len().min(3);
     format!(
         "listen = \"127.0.0.1:0\"\n{extra}\n[cluster]\nnats = [{}]\nnode = \"{}\"\nnodes = [{}]\n\
-         replicas = {replicas}\nheartbeat = \"500ms\"\nrequest_timeout = \"3s\"\n\
+         replicas = {replicas}\nheartbeat = \"1s\"\nrequest_timeout = \"3s\"\n\
          backoff = {{ initial = \"50ms\", max = \"1s\" }}\n",
         urls.join(", "),
         nodes[index],
@@ -61,7 +62,13 @@ pub fn wait_detached(relay: &Relay) {
 }
 
 /// A node as the real binary, with its configuration in a file of `dir`.
-pub fn start_binary(nats: &NatsCluster, nodes: &[&str], index: usize, extra: &str, dir: &PathBuf) -> Binary {
+pub fn start_binary(
+    nats: &NatsCluster,
+    nodes: &[&str],
+    index: usize,
+    extra: &str,
+    dir: &PathBuf,
+) -> Binary {
     let path = dir.join(format!("{}.toml", nodes[index]));
     std::fs::write(&path, toml(nats, nodes, index, extra)).unwrap();
     let bin = Binary::start(&["--config", path.to_str().unwrap()]);
@@ -74,7 +81,10 @@ pub fn wait_ready(bin: &Binary) {
     let deadline = Instant::now() + IO_TIMEOUT;
     loop {
         let body = super::flink::http_get(bin.addr, "/readyz");
-        if body.starts_with("ready") && body.contains("connected to NATS") && !body.contains("rejoining") {
+        if body.starts_with("ready")
+            && body.contains("connected to NATS")
+            && !body.contains("rejoining")
+        {
             return;
         }
         assert!(Instant::now() < deadline, "node at {} not ready: {body}", bin.addr);
@@ -103,17 +113,35 @@ impl Seen {
     pub fn read_until(&mut self, ws: &mut super::Ws, done: impl Fn(&Seen) -> bool) {
         while !done(self) {
             let v = super::envelope::next(ws);
-            if v.get("type").is_some() {
-                self.controls.push(v);
-                continue;
-            }
-            let data = match &v["data"] {
-                serde_json::Value::String(s) => s.clone(),
-                other => other.to_string(),
-            };
-            let epoch = v["epoch"].as_str().expect("an epoch").to_string();
-            self.messages.push((epoch, v["offset"].as_u64().expect("an offset"), data));
+            self.push(v);
         }
+    }
+
+    /// Read from `ws` until its node is gone (the socket fails or closes).
+    pub fn read_until_gone(&mut self, ws: &mut super::Ws) {
+        loop {
+            match ws.read() {
+                Ok(tungstenite::Message::Text(t)) => {
+                    let v: serde_json::Value = serde_json::from_str(&t).expect("JSON");
+                    self.push(v);
+                }
+                Ok(tungstenite::Message::Close(_)) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    }
+
+    fn push(&mut self, v: serde_json::Value) {
+        if v.get("type").is_some() {
+            self.controls.push(v);
+            return;
+        }
+        let data = match &v["data"] {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        let epoch = v["epoch"].as_str().expect("an epoch").to_string();
+        self.messages.push((epoch, v["offset"].as_u64().expect("an offset"), data));
     }
 
     /// The payloads received, in order.

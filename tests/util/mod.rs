@@ -9,6 +9,7 @@
 pub mod attack;
 pub mod autobahn;
 pub mod browser;
+pub mod cluster;
 pub mod envelope;
 pub mod flink;
 pub mod nats;
@@ -16,6 +17,7 @@ pub mod proxy;
 pub mod python;
 pub mod tls;
 pub mod upstream;
+pub mod windows;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};

@@ -79,7 +79,7 @@ pub(super) const CLUSTER: &[Key] = &[
     Key {
         name: "request_timeout",
         value: Value::Default(|| duration(c().request_timeout)),
-        doc: "An answer (publish acknowledgement, API reply) later than this: reconnect.",
+        doc: "A JetStream answer later than this: the request is asked again, the publish sent again.",
     },
     Key {
         name: "duplicate_window",
