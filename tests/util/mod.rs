@@ -9,6 +9,7 @@
 pub mod attack;
 pub mod autobahn;
 pub mod browser;
+pub mod chaos;
 pub mod envelope;
 pub mod flink;
 pub mod proxy;
