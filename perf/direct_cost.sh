@@ -6,7 +6,10 @@
 #   perf/direct_cost.sh BASE_SLUICE NEW_SLUICE [RATES] [REPS] [ARGS…]
 #   e.g. perf/direct_cost.sh /tmp/main/target/release/sluice target/release/sluice "5k 20k" 3
 #
-# ARGS… are passed to both relays (e.g. `--config perf/configs/history.toml`).
+# ARGS… are passed to both relays. NEW_ARGS (environment, split on spaces) are passed to the new
+# relay only, for settings the base build does not have, e.g. raw mode without history against
+# a build that has none:
+#   NEW_ARGS="--config perf/configs/history-off.toml" perf/direct_cost.sh /tmp/mainbase/target/release/sluice target/release/sluice
 #
 # Instruction counts do not depend on the machine's load the way timings do, but the number of
 # loop iterations does: at a low rate, two messages sometimes share an iteration, sometimes
@@ -26,11 +29,12 @@ shift $(( $# < 4 ? $# : 4 ))
 BENCH=${BENCH:-target/release/sluice-bench}
 OUT=$(mktemp -d)
 for v in base new; do
-  bin=$BASE; [ $v = new ] && bin=$NEW
+  bin=$BASE; extra=()
+  if [ $v = new ]; then bin=$NEW; read -r -a extra <<< "${NEW_ARGS:-}"; fi
   for rep in $(seq 1 "$REPS"); do
     for rate in $RATES; do
       run="$OUT/$v-$rate-$rep"
-      valgrind --tool=callgrind --callgrind-out-file="$run.cg" "$bin" --listen 127.0.0.1:0 "$@" \
+      valgrind --tool=callgrind --callgrind-out-file="$run.cg" "$bin" --listen 127.0.0.1:0 "$@" "${extra[@]}" \
         > "$run.log" 2>&1 &
       pid=$!
       addr=$(listen_addr "$run.log" "$pid" 400) || exit 1
