@@ -11,6 +11,7 @@
 //! | `/metrics` | the Prometheus text exposition of [`crate::Stats`] |
 //! | `/` and `/_sluice/*.{css,js}` | the dashboard page and its assets (unless `metrics.dashboard = false`) |
 //! | `/_sluice/stats` | WebSocket; the dashboard's live feed (JSON, once a second) |
+//! | `/_sluice/sluice.js` | the browser client (always, with the dashboard or without it) |
 //! | `<static_prefix>…` (`/app/…`) | the user's static files, from memory (when `[web] static_dir` is set; see [`crate::web`]) |
 //!
 //! Custom endpoints are matched first, by exact path; then the built-in paths, the dashboard,
@@ -126,6 +127,9 @@ impl Routes {
             crate::dashboard::FEED_PATH if self.dashboard => return Target::Feed,
             _ => {}
         }
+        if let Some(resp) = crate::dashboard::client(path) {
+            return Target::Http(resp);
+        }
         if self.dashboard {
             if let Some(resp) = crate::dashboard::asset(path) {
                 return Target::Http(resp);
@@ -202,6 +206,15 @@ mod tests {
         let mut r = Routes::default();
         assert_eq!(status(r.resolve("/", 64)), 404);
         assert_eq!(status(r.resolve("/_sluice/stats", 64)), 404);
+        // The browser client is not part of the dashboard.
+        match r.resolve("/_sluice/sluice.js", 64) {
+            Target::Http(resp) => {
+                assert_eq!(resp.status, 200);
+                let kind = ("Content-Type".into(), "text/javascript; charset=utf-8".into());
+                assert!(resp.headers.contains(&kind), "{:?}", resp.headers);
+            }
+            other => panic!("{other:?}"),
+        }
         r.set_dashboard(true);
         assert_eq!(status(r.resolve("/", 64)), 200);
         assert_eq!(status(r.resolve("/_sluice/dashboard.js", 64)), 200);

@@ -19,6 +19,42 @@ use crate::wake::Wake;
 
 /// Capacity of the command channel from handles to the reactor.
 pub(crate) const COMMAND_CAPACITY: usize = 64 * 1024;
+/// How long [`Handle::publish`] waits for the reactor to give the message its offset.
+pub const PUBLISH_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A topic's history, read with [`Handle::history`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TopicHistory {
+    /// The stream's epoch (16 hex digits).
+    pub epoch: String,
+    /// The offset of the last message (0: none yet).
+    pub top: u64,
+    /// The oldest offset kept (`top + 1` when nothing is kept).
+    pub oldest: u64,
+    /// The entries asked for, in offset order.
+    pub entries: Vec<HistoryEntry>,
+}
+
+/// One offset of a topic's history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HistoryEntry {
+    /// A message.
+    Message {
+        /// Its offset.
+        offset: u64,
+        /// Its payload, text or binary as published.
+        message: Message,
+    },
+    /// A gap marker: messages were lost here (`pipeline_queue_full`, `operator_failed`,
+    /// `upstream_reconnect`).
+    Gap {
+        /// Its offset.
+        offset: u64,
+        /// Why.
+        reason: &'static str,
+    },
+}
 
 /// A message to publish: text stays text, binary stays binary.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,7 +122,8 @@ impl fmt::Display for HandleError {
 impl std::error::Error for HandleError {}
 
 pub(crate) enum Command {
-    Publish { topic: Box<str>, message: Message },
+    Publish { topic: Box<str>, message: Message, offset: Option<Sender<u64>> },
+    History { topic: Box<str>, from: u64, max: usize, reply: Sender<TopicHistory> },
     Stats(Sender<Stats>),
     AddConnector(Box<Prepared>, Sender<Result<(), ConnectorError>>),
     RemoveConnector(String, Sender<bool>),
@@ -112,16 +149,52 @@ impl Handle {
         (Handle { tx, wake }, rx)
     }
 
-    /// Publish a message to a topic, as if a `/pub/<topic>` connection had sent it. Never blocks.
-    pub fn publish(&self, topic: &str, message: impl Into<Message>) -> Result<(), HandleError> {
+    /// Publish a message to a topic, as if a `/pub/<topic>` connection had sent it, and return
+    /// the offset it got in the topic's stream. Waits for the reactor (one loop iteration,
+    /// bounded by [`PUBLISH_TIMEOUT`]); do not call it on the reactor's own thread (a custom
+    /// HTTP handler): use [`Handle::send`] there, or to publish fast without waiting.
+    pub fn publish(&self, topic: &str, message: impl Into<Message>) -> Result<u64, HandleError> {
         validate_topic(topic).map_err(HandleError::InvalidTopic)?;
-        self.send(Command::Publish { topic: topic.into(), message: message.into() })
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        self.command(Command::Publish {
+            topic: topic.into(),
+            message: message.into(),
+            offset: Some(tx),
+        })?;
+        recv(&rx, PUBLISH_TIMEOUT)
+    }
+
+    /// Publish a message without waiting for its offset. Never blocks: a full command queue is
+    /// [`HandleError::Full`].
+    pub fn send(&self, topic: &str, message: impl Into<Message>) -> Result<(), HandleError> {
+        validate_topic(topic).map_err(HandleError::InvalidTopic)?;
+        self.command(Command::Publish {
+            topic: topic.into(),
+            message: message.into(),
+            offset: None,
+        })
+    }
+
+    /// Read a topic's history: its epoch, the offsets it keeps, and up to `max` of the entries
+    /// from offset `from` (messages, and the gap markers that name a loss). A topic that does
+    /// not exist has an empty history. Waits up to `timeout` for the reactor.
+    pub fn history(
+        &self,
+        topic: &str,
+        from: u64,
+        max: usize,
+        timeout: Duration,
+    ) -> Result<TopicHistory, HandleError> {
+        validate_topic(topic).map_err(HandleError::InvalidTopic)?;
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        self.command(Command::History { topic: topic.into(), from, max, reply: tx })?;
+        recv(&rx, timeout)
     }
 
     /// A snapshot of the reactor's counters; waits up to `timeout` for the reactor to answer.
     pub fn stats(&self, timeout: Duration) -> Result<Stats, HandleError> {
         let (tx, rx) = crossbeam_channel::bounded(1);
-        self.send(Command::Stats(tx))?;
+        self.command(Command::Stats(tx))?;
         recv(&rx, timeout)
     }
 
@@ -136,7 +209,7 @@ impl Handle {
     ) -> Result<(), HandleError> {
         let prepared = connector.prepare().map_err(HandleError::Connector)?;
         let (tx, rx) = crossbeam_channel::bounded(1);
-        self.send(Command::AddConnector(Box::new(prepared), tx))?;
+        self.command(Command::AddConnector(Box::new(prepared), tx))?;
         recv(&rx, timeout)?.map_err(HandleError::Connector)
     }
 
@@ -144,7 +217,7 @@ impl Handle {
     /// is buffered, and the connection is closed. `Ok(false)` if there is no such connector.
     pub fn remove_connector(&self, name: &str, timeout: Duration) -> Result<bool, HandleError> {
         let (tx, rx) = crossbeam_channel::bounded(1);
-        self.send(Command::RemoveConnector(name.into(), tx))?;
+        self.command(Command::RemoveConnector(name.into(), tx))?;
         recv(&rx, timeout)
     }
 
@@ -159,7 +232,7 @@ impl Handle {
         self.wake.is_stopped()
     }
 
-    pub(crate) fn send(&self, cmd: Command) -> Result<(), HandleError> {
+    pub(crate) fn command(&self, cmd: Command) -> Result<(), HandleError> {
         if self.is_stopped() {
             return Err(HandleError::Stopped);
         }

@@ -72,7 +72,7 @@ pub use connector::{
 pub use dashboard::FEED_PATH;
 pub use endpoint::{Endpoint, HttpHandler};
 pub use error::{ConfigError, Error, HandleError, StaticError, TopicError};
-pub use handle::{Handle, Message};
+pub use handle::{Handle, HistoryEntry, Message, TopicHistory, PUBLISH_TIMEOUT};
 pub use metrics::{PipelineStats, QueueStats, Stats};
 pub use ops::{
     Aggregate, Aggregates, Emitter, EventTime, Operator, Pipeline, PipelineCounters, PipelineError,

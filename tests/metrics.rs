@@ -112,7 +112,8 @@ fn counters_after_a_known_workload_are_exact_and_the_exposition_parses() {
             ("sluice_bytes_in_total", 1000.0 + 6000.0 + 7.0 + 25.0),
             ("sluice_messages_out_total", 220.0),
             ("sluice_bytes_out_total", 200.0 * 12.0 + 20.0 * 304.0),
-            ("sluice_topics", 3.0),
+            // alpha, beta, delta (its publisher is connected), gamma (kept by its history).
+            ("sluice_topics", 4.0),
             ("sluice_topic_subscribers{topic=\"alpha\"}", 2.0),
             ("sluice_topic_subscribers{topic=\"beta\"}", 1.0),
             ("sluice_topic_subscribers{topic=\"~other\"}", 0.0),

@@ -23,7 +23,7 @@ cargo clippy --locked --features fuzzing --lib --test fuzz_seeds -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps --all-features
 
 echo "== tests"
-cargo test --locked --all-targets
+cargo test --locked --all-targets --no-fail-fast
 cargo test --locked --doc
 # The fuzz targets' entry points, replaying their seeds and saved regressions (fuzz/).
 cargo test --locked --features fuzzing --test fuzz_seeds

@@ -62,6 +62,7 @@ pub(crate) fn render<'a>(
             ("unrouted", s.messages_unrouted),
             ("ignored", s.messages_ignored),
             ("topics", s.topics),
+            ("history_bytes", s.history_bytes),
         ],
     );
     w.push_str("\"drops\":");
@@ -79,7 +80,8 @@ pub(crate) fn render<'a>(
         let _ = write!(
             w,
             "{}{{\"name\":\"{}\",\"subs\":{},\"pubs\":{},\"messages_in\":{},\"bytes_in\":{},\
-             \"messages_out\":{},\"bytes_out\":{},\"drops\":",
+             \"messages_out\":{},\"bytes_out\":{},\"history\":{},\"history_bytes\":{},\
+             \"history_evicted\":{},\"drops\":",
             if i > 0 { "," } else { "" },
             json_escape(&t.name),
             t.subscribers,
@@ -87,7 +89,10 @@ pub(crate) fn render<'a>(
             t.messages_in,
             t.bytes_in,
             t.messages_out,
-            t.bytes_out
+            t.bytes_out,
+            t.history_messages,
+            t.history_bytes,
+            t.history_evicted
         );
         drops(&mut w, &t.drops);
         w.push('}');

@@ -8,6 +8,10 @@
 //! The page opens a WebSocket to [`FEED_PATH`] for the relay's numbers (see [`feed`]), and the
 //! topic viewer uses the ordinary `/sub/<topic>` and `/pub/<topic>` endpoints: it is a client
 //! like any other.
+//!
+//! The browser client `sluice.js` (see `docs/sluice-js.md`) is compiled in beside them and served
+//! at [`CLIENT_PATH`] by every relay, with the dashboard or without it: pages of any origin may
+//! import it.
 
 pub(crate) mod feed;
 
@@ -19,6 +23,10 @@ pub const FEED_PATH: &str = "/_sluice/stats";
 const INDEX_HTML: &str = include_str!("assets/index.html");
 const DASHBOARD_CSS: &str = include_str!("assets/dashboard.css");
 const DASHBOARD_JS: &str = include_str!("assets/dashboard.js");
+const SLUICE_JS: &str = include_str!("assets/sluice.js");
+
+/// The path of the browser client, `sluice.js`.
+pub const CLIENT_PATH: &str = "/_sluice/sluice.js";
 
 /// Nothing but this origin: scripts, styles, and WebSocket connections back to the relay.
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
@@ -39,13 +47,25 @@ pub(crate) fn asset(path: &str) -> Option<Response> {
     Some(resp)
 }
 
+/// The browser client, if `path` is [`CLIENT_PATH`]. A public file: any origin may load it.
+pub(crate) fn client(path: &str) -> Option<Response> {
+    if path != CLIENT_PATH {
+        return None;
+    }
+    let mut resp = Response::new(200, "text/javascript; charset=utf-8", SLUICE_JS);
+    resp.headers.push(("Cache-Control".into(), "no-cache".into()));
+    resp.headers.push(("X-Content-Type-Options".into(), "nosniff".into()));
+    resp.headers.push(("Access-Control-Allow-Origin".into(), "*".into()));
+    Some(resp)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn assets_load_nothing_from_elsewhere() {
-        for body in [INDEX_HTML, DASHBOARD_CSS, DASHBOARD_JS] {
+        for body in [INDEX_HTML, DASHBOARD_CSS, DASHBOARD_JS, SLUICE_JS] {
             // The inline SVG icon's XML namespace is a name, not a request.
             let body = body.replace("http://www.w3.org/2000/svg", "");
             for needle in ["http://", "https://", "//cdn", "@import", "fonts.googleapis"] {

@@ -26,10 +26,16 @@ impl Reactor {
 
     pub(super) fn run_command(&mut self, cmd: Command, now: Instant) {
         match cmd {
-            Command::Publish { topic, message } => {
+            Command::Publish { topic, message, offset } => {
                 let (text, payload) = message.parts();
                 // Handle publishes count as one publisher (id 0).
-                self.publish_named(&topic, text, payload, 0, now);
+                let at = self.publish_named(&topic, text, payload, 0, now);
+                if let Some(reply) = offset {
+                    let _ = reply.try_send(at);
+                }
+            }
+            Command::History { topic, from, max, reply } => {
+                let _ = reply.try_send(self.router.history(&topic, from, max));
             }
             Command::Stats(reply) => {
                 let _ = reply.try_send(self.snapshot());

@@ -53,7 +53,7 @@ impl Reactor {
             return;
         }
         let handle = self.control.handle.clone();
-        let answer = move |r| handle.send(Command::Resolved(r)) != Err(HandleError::Stopped);
+        let answer = move |r| handle.command(Command::Resolved(r)) != Err(HandleError::Stopped);
         match Resolver::start(answer) {
             Ok(r) => self.connectors.resolver = Some(r),
             Err(e) => log::error!("cannot start the name resolver thread: {e}"),

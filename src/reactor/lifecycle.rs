@@ -130,11 +130,12 @@ impl Reactor {
         payload: &[u8],
         publisher: u64,
         now: Instant,
-    ) {
+    ) -> u64 {
         self.route(now, |router, _, out| {
-            router.publish_named(topic, text, payload, publisher, out);
+            let offset = router.publish_named(topic, text, payload, publisher, out);
             router.flush_pipelines(out);
-        });
+            offset
+        })
     }
 
     /// Hand the batches routed to pipelines over to the workers (after each read).

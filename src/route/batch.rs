@@ -42,13 +42,11 @@ impl Batch {
 
     /// Encode one message that may be a window result.
     pub(crate) fn push_window(&mut self, text: bool, payload: &[u8], meta: Option<WindowMeta>) {
-        if meta.is_some() && self.windows.is_empty() {
+        if meta.is_some() || !self.windows.is_empty() {
             self.windows.resize(self.messages as usize, None);
-        }
-        self.push(text, payload);
-        if !self.windows.is_empty() {
             self.windows.push(meta);
         }
+        self.push(text, payload);
     }
 
     /// The window metadata of every message, if some are window results.
@@ -150,5 +148,17 @@ mod tests {
         assert_eq!(got, [(true, 2), (false, 70_000), (true, 300), (true, 0)]);
         b.clear();
         assert!(b.is_empty() && b.iter().next().is_none());
+        // Window metadata, from the first message or a later one.
+        let w = WindowMeta { watermark: 9, last: true };
+        b.push_window(true, b"a", Some(w));
+        b.push_window(true, b"b", None);
+        assert_eq!((b.window(0), b.window(1)), (Some(w), None));
+        b.clear();
+        b.push_window(true, b"a", None);
+        b.push_window(true, b"b", Some(w));
+        assert_eq!(
+            (b.window(0), b.window(1), b.windows().map(<[_]>::len)),
+            (None, Some(w), Some(2))
+        );
     }
 }

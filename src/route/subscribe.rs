@@ -16,6 +16,7 @@ use super::subscriber::Subscriber;
 use super::{Outlets, Router};
 use crate::conn::frames;
 use crate::conn::out::Stamp;
+use crate::handle::{HistoryEntry, Message, TopicHistory};
 use crate::topic::TopicId;
 
 /// Where a new subscription starts.
@@ -56,6 +57,7 @@ impl Router {
         let t = self.topics.get(id);
         let (epoch, top, oldest) = (t.stream.epoch, t.stream.top(), t.stream.oldest());
         let (name, max_recovery) = (t.name.clone(), t.policy.max_recovery);
+        let ended = self.topics.ended(&name);
         let room = out.conns.room(join.conn);
         let mut start = Vec::new();
         match join.start {
@@ -64,32 +66,35 @@ impl Router {
             }
             Start::Live => {}
             Start::Last(n) => {
-                if join.envelope {
-                    push_control(&mut start, &envelope::subscribed(&name, epoch, top));
-                }
                 let from = oldest.max((top + 1).saturating_sub(n)).max(1);
                 let chunks = self.replay(id, from, top, join.envelope);
-                // The newest that fit.
-                let mut len = start.len();
-                let fit = chunks.iter().rev().take_while(|c| {
+                // The newest that fit (with the `subscribed` message before them).
+                let mut len = 128 + name.len();
+                let fit = chunks.iter().rev().take_while(|(_, c)| {
                     len += c.len();
                     len <= room
                 });
                 let skip = chunks.len() - fit.count();
-                chunks[skip..].iter().for_each(|c| start.extend_from_slice(c));
+                if join.envelope {
+                    // The position the subscriber starts from: just before what is replayed.
+                    let at = chunks.get(skip).map_or(top, |(offset, _)| offset - 1);
+                    push_control(&mut start, &envelope::subscribed(&name, epoch, at));
+                }
+                chunks[skip..].iter().for_each(|(_, c)| start.extend_from_slice(c));
             }
             Start::Since { epoch: asked, offset } => {
-                let answer = decide(asked, offset, epoch, top, oldest, max_recovery);
+                let now = Position { epoch, top, oldest };
+                let answer = decide(asked, offset, now, ended, max_recovery);
                 let answer = match answer {
                     Resume::Recovered { from, to } => {
                         let head = envelope::recovered(&name, epoch, from, to);
                         let replay = self.replay(id, from, to, true);
-                        let bytes: usize = replay.iter().map(Vec::len).sum();
+                        let bytes: usize = replay.iter().map(|(_, c)| c.len()).sum();
                         if head.len() + 8 + bytes > room {
                             Resume::Refused("too_many")
                         } else {
                             push_control(&mut start, &head);
-                            replay.iter().for_each(|c| start.extend_from_slice(c));
+                            replay.iter().for_each(|(_, c)| start.extend_from_slice(c));
                             answer
                         }
                     }
@@ -115,9 +120,15 @@ impl Router {
         (id, slot)
     }
 
-    /// The frames of offsets `from..=to` of `topic`'s history, one buffer per offset
-    /// (envelopes or raw frames; gap markers only as envelopes).
-    fn replay(&mut self, topic: TopicId, from: u64, to: u64, as_envelopes: bool) -> Vec<Vec<u8>> {
+    /// The frames of offsets `from..=to` of `topic`'s history, one buffer per offset with its
+    /// offset (envelopes or raw frames; gap markers only as envelopes).
+    fn replay(
+        &mut self,
+        topic: TopicId,
+        from: u64,
+        to: u64,
+        as_envelopes: bool,
+    ) -> Vec<(u64, Vec<u8>)> {
         let t = self.topics.get(topic);
         let mut chunks = Vec::new();
         if from > to {
@@ -126,6 +137,9 @@ impl Router {
         let json = &mut self.json;
         t.stream.read(from, to, |item| {
             let mut out = Vec::new();
+            let at = match item {
+                Item::Message { offset, .. } | Item::Gap { offset, .. } => offset,
+            };
             match item {
                 Item::Message { offset, text, payload, window } if as_envelopes => {
                     let p = Publication {
@@ -149,34 +163,78 @@ impl Router {
                 Item::Gap { .. } => {}
             }
             if !out.is_empty() {
-                chunks.push(out);
+                chunks.push((at, out));
             }
         });
         chunks
     }
 }
 
+impl Router {
+    /// A topic's history for an embedder: up to `max` entries from offset `from`.
+    pub(crate) fn history(&self, name: &str, from: u64, max: usize) -> TopicHistory {
+        let Some(id) = self.topics.lookup(name) else {
+            return TopicHistory { epoch: String::new(), top: 0, oldest: 1, entries: Vec::new() };
+        };
+        let s = &self.topics.get(id).stream;
+        let mut entries = Vec::new();
+        let from = from.max(s.oldest());
+        let to = s.top().min(from.saturating_add(max as u64).saturating_sub(1));
+        if max > 0 && from <= to {
+            s.read(from, to, |item| {
+                entries.push(match item {
+                    Item::Message { offset, text, payload, .. } => {
+                        let message = match (text, std::str::from_utf8(payload)) {
+                            (true, Ok(t)) => Message::Text(t.to_string()),
+                            _ => Message::Binary(payload.to_vec()),
+                        };
+                        HistoryEntry::Message { offset, message }
+                    }
+                    Item::Gap { offset, loss } => {
+                        HistoryEntry::Gap { offset, reason: loss.as_str() }
+                    }
+                })
+            });
+        }
+        TopicHistory { epoch: s.epoch.to_string(), top: s.top(), oldest: s.oldest(), entries }
+    }
+}
+
+/// Where a topic's stream stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Position {
+    pub(crate) epoch: Epoch,
+    /// The last offset (0: none yet).
+    pub(crate) top: u64,
+    /// The oldest offset kept.
+    pub(crate) oldest: u64,
+}
+
 /// The all-or-nothing answer to "I have everything of stream `asked` up to `offset`", for a
-/// stream `epoch` whose last offset is `top` and oldest kept is `oldest`.
+/// stream at `now`; `ended` is how the topic's previous stream ended, if it is remembered.
 pub(crate) fn decide(
     asked: Epoch,
     offset: u64,
-    epoch: Epoch,
-    top: u64,
-    oldest: u64,
+    now: Position,
+    ended: Option<(Epoch, u64)>,
     max_recovery: u64,
 ) -> Resume {
-    if asked != epoch || offset > top {
-        // Another stream, or a position this stream never had.
-        return Resume::Refused("epoch_changed");
-    }
-    if offset + 1 < oldest {
+    // A subscriber that had all of the topic's previous stream missed exactly the new stream.
+    let offset = match ended {
+        Some(end) if asked != now.epoch && end == (asked, offset) => 0,
+        _ if asked != now.epoch || offset > now.top => {
+            // Another stream, or a position this stream never had.
+            return Resume::Refused("epoch_changed");
+        }
+        _ => offset,
+    };
+    if offset + 1 < now.oldest {
         return Resume::Refused("position_expired");
     }
-    if top - offset > max_recovery {
+    if now.top - offset > max_recovery {
         return Resume::Refused("too_many");
     }
-    Resume::Recovered { from: offset + 1, to: top }
+    Resume::Recovered { from: offset + 1, to: now.top }
 }
 
 fn push_control(out: &mut Vec<u8>, json: &str) {
@@ -190,14 +248,29 @@ mod tests {
     #[test]
     fn resumes_are_all_or_nothing() {
         let (e, other) = (Epoch(1), Epoch(2));
-        assert_eq!(decide(e, 42, e, 97, 10, 1000), Resume::Recovered { from: 43, to: 97 });
-        assert_eq!(decide(e, 97, e, 97, 10, 1000), Resume::Recovered { from: 98, to: 97 });
-        assert_eq!(decide(other, 42, e, 97, 10, 1000), Resume::Refused("epoch_changed"));
-        assert_eq!(decide(e, 98, e, 97, 10, 1000), Resume::Refused("epoch_changed"));
+        let at = |top, oldest| Position { epoch: e, top, oldest };
+        let d = |asked, offset, now, max| decide(asked, offset, now, None, max);
+        assert_eq!(d(e, 42, at(97, 10), 1000), Resume::Recovered { from: 43, to: 97 });
+        assert_eq!(d(e, 97, at(97, 10), 1000), Resume::Recovered { from: 98, to: 97 });
+        assert_eq!(d(other, 42, at(97, 10), 1000), Resume::Refused("epoch_changed"));
+        assert_eq!(d(e, 98, at(97, 10), 1000), Resume::Refused("epoch_changed"));
         // Offset 9 held: offsets 10.. are kept, so the gap is whole.
-        assert_eq!(decide(e, 9, e, 97, 10, 1000), Resume::Recovered { from: 10, to: 97 });
-        assert_eq!(decide(e, 8, e, 97, 10, 1000), Resume::Refused("position_expired"));
-        assert_eq!(decide(e, 0, e, 97, 1, 96), Resume::Refused("too_many"));
-        assert_eq!(decide(e, 1, e, 97, 1, 96), Resume::Recovered { from: 2, to: 97 });
+        assert_eq!(d(e, 9, at(97, 10), 1000), Resume::Recovered { from: 10, to: 97 });
+        assert_eq!(d(e, 8, at(97, 10), 1000), Resume::Refused("position_expired"));
+        assert_eq!(d(e, 0, at(97, 1), 96), Resume::Refused("too_many"));
+        assert_eq!(d(e, 1, at(97, 1), 96), Resume::Recovered { from: 2, to: 97 });
+    }
+
+    #[test]
+    fn a_subscriber_that_had_all_of_an_ended_stream_resumes_into_the_next() {
+        let (old, new) = (Epoch(1), Epoch(2));
+        let now = Position { epoch: new, top: 5, oldest: 1 };
+        let ended = Some((old, 7));
+        assert_eq!(decide(old, 7, now, ended, 1000), Resume::Recovered { from: 1, to: 5 });
+        // Anything less of the old stream is not whole.
+        assert_eq!(decide(old, 6, now, ended, 1000), Resume::Refused("epoch_changed"));
+        // The new stream must be whole from its start.
+        let later = Position { epoch: new, top: 500, oldest: 400 };
+        assert_eq!(decide(old, 7, later, ended, 1000), Resume::Refused("position_expired"));
     }
 }

@@ -5,14 +5,14 @@
 //! Subscribers are kept in a [`Slab`] per topic, so joining and leaving are O(1) and fan-out is a
 //! walk over a dense array.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
 use slab::Slab;
 
 use std::sync::Arc;
 
 use super::policy::{Policies, TopicPolicy};
-use super::stream::Stream;
+use super::stream::{Epoch, Stream};
 use super::subscriber::Subscriber;
 use crate::metrics::{SeriesId, TopicTable};
 use crate::topic::TopicId;
@@ -49,11 +49,18 @@ impl Topic {
     }
 }
 
+/// Ended streams remembered (name → epoch and last offset), oldest forgotten first.
+pub(crate) const ENDED_STREAMS: usize = 10_000;
+
 /// The topic registry.
 #[derive(Debug, Default)]
 pub(crate) struct Topics {
     by_name: HashMap<Box<str>, TopicId>,
     topics: Slab<Topic>,
+    /// Streams of freed topics: (epoch, last offset) by name, so a subscriber that had all of
+    /// an ended stream resumes into the topic's next one (at most [`ENDED_STREAMS`]).
+    ended: HashMap<Box<str>, (Epoch, u64)>,
+    ended_order: VecDeque<Box<str>>,
 }
 
 impl Topics {
@@ -125,12 +132,27 @@ impl Topics {
         self.free_if_unused(id);
     }
 
-    /// Free a topic nothing uses any more (its history emptied, say).
+    /// Free a topic nothing uses any more (its history emptied, say): its stream ends.
     pub(crate) fn free_if_unused(&mut self, id: TopicId) {
         if self.topics[id].is_unused() {
             let topic = self.topics.remove(id);
             self.by_name.remove(&*topic.name);
+            let name: Box<str> = topic.name.as_ref().into();
+            let end = (topic.stream.epoch, topic.stream.top());
+            if self.ended.insert(name.clone(), end).is_none() {
+                self.ended_order.push_back(name);
+                if self.ended_order.len() > ENDED_STREAMS {
+                    if let Some(old) = self.ended_order.pop_front() {
+                        self.ended.remove(&old);
+                    }
+                }
+            }
         }
+    }
+
+    /// How the last stream of topic `name` ended, if it did and is remembered.
+    pub(crate) fn ended(&self, name: &str) -> Option<(Epoch, u64)> {
+        self.ended.get(name).copied()
     }
 
     /// Register connector `connector` as a sink of the topic.

@@ -96,3 +96,27 @@ impl Positions {
         parts.join(",")
     }
 }
+
+/// A raw socket upgraded in envelope mode, for a subscriber that reads only when the test says.
+pub fn raw(addr: std::net::SocketAddr, path: &str) -> super::Raw {
+    let mut raw = super::Raw::connect(addr);
+    let request = super::Raw::upgrade_request(path)
+        .replace("\r\n\r\n", "\r\nSec-WebSocket-Protocol: sluice.v1\r\n\r\n");
+    raw.send(request.as_bytes());
+    let (status, head, ()) = raw.read_response_head();
+    assert_eq!(status, 101, "{head}");
+    assert!(head.contains("sluice.v1"), "{head}");
+    raw
+}
+
+/// The next JSON message read from a raw envelope-mode socket.
+pub fn next_raw(raw: &mut super::Raw) -> Value {
+    loop {
+        let f = raw.read_frame();
+        match f.opcode {
+            1 => return serde_json::from_slice(&f.payload).expect("JSON"),
+            8 => panic!("closed: {:?}", String::from_utf8_lossy(&f.payload)),
+            _ => {}
+        }
+    }
+}

@@ -12,6 +12,8 @@
 //!   reads.
 //! - When either side of a forwarded connection ends, both sides are closed and held bytes are
 //!   dropped, as a TCP connection through a dead server would be.
+//! - [`Proxy::cut`]: every forwarded connection ends now, as in a network failure (held bytes
+//!   are dropped); new connections are still accepted.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -98,6 +100,14 @@ impl Proxy {
         st.paused_replies = false;
         drop(st);
         self.shared.1.notify_all();
+    }
+
+    /// End every forwarded connection now: both sides are closed, held bytes are dropped.
+    pub fn cut(&self) {
+        let mut st = self.shared.0.lock().unwrap();
+        for s in st.sockets.drain(..) {
+            let _ = s.shutdown(Shutdown::Both);
+        }
     }
 
     /// Bytes read while paused and not forwarded.

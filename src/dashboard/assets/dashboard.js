@@ -211,12 +211,21 @@
         [fmtInt(r.messages_in), "n in-total"],
         [fmtInt(r.messages_out), "n out-total"],
         [fmtBytes(r.bytes_out), "n"],
-        [fmtInt(r.drops_total), "n drops" + (r.drops.slow_consumer ? " bad" : "")],
+        [`${fmtInt(r.history)} · ${fmtBytes(r.history_bytes)}`, "n history"],
+        [fmtInt(r.drops_total), "n drops" + (r.drops.slow_consumer || r.drops.lost ? " bad" : "")],
       ];
       for (const [text, cls] of cells) {
         const td = document.createElement("td");
         td.className = cls;
         td.textContent = text;
+        if (cls.startsWith("n drops")) {
+          // Each reason: slow-consumer closes, skips, conflations, losses, …
+          td.title = Object.entries(r.drops).filter(([, n]) => n > 0)
+            .map(([why, n]) => `${why.replace(/_/g, " ")}: ${fmtInt(n)}`).join("\n") || "none";
+        } else if (cls === "n history") {
+          td.title = `${fmtInt(r.history)} messages kept for resumes, ${fmtBytes(r.history_bytes)}; ` +
+            `${fmtInt(r.history_evicted)} evicted by the global bound`;
+        }
         if (cls === "name" && producedBy.has(r.name)) {
           const tag = document.createElement("span");
           tag.className = "tag";

@@ -125,7 +125,12 @@ pub fn render(s: &Stats) -> String {
         "Data messages sent by subscribers (discarded).",
         s.messages_ignored,
     );
-    gauge(w, "sluice_topics", "Live topics (with a publisher or a subscriber).", s.topics);
+    gauge(
+        w,
+        "sluice_topics",
+        "Live topics (with a publisher, a subscriber, a pipeline, a sink, or history).",
+        s.topics,
+    );
 
     type Topic = crate::metrics::TopicStats;
     let topic = |t: &Topic| format!("topic=\"{}\"", escape(&t.name));
