@@ -229,6 +229,14 @@ impl View {
 
     fn on_recovery(&mut self, v: &Value, received: u64) -> Result<(), String> {
         let epoch = text(v, "epoch")?;
+        if self.epoch.as_deref() != Some(&epoch) && v["recovered"] == true {
+            // The stream this view had all of ended; the resume continues into the next one
+            // from its start.
+            self.tally.epoch_changed += 1;
+            self.covered_before = self.covered();
+            self.epoch = Some(epoch.clone());
+            (self.start, self.seen) = (0, 0);
+        }
         let same = self.epoch.as_deref() == Some(&epoch);
         if v["recovered"] == true {
             let (from, to) = (num(v, "from")?, num(v, "to")?);
@@ -260,8 +268,9 @@ impl View {
         let n = top.saturating_sub(self.seen);
         let too_big = n > b.max_recovery || n * b.max_envelope + 1024 + received > b.queue;
         match text(v, "reason")?.as_str() {
-            "epoch_changed" if !same || top < self.seen => {
-                // A new stream: this view starts over at its top.
+            // A new stream (or, when this view had all of a stream that ended, the next one
+            // refused from its start): this view starts over at its top.
+            "epoch_changed" | "position_expired" | "too_many" if !same || top < self.seen => {
                 self.tally.epoch_changed += 1;
                 self.covered_before = self.covered();
                 self.epoch = Some(epoch);
