@@ -24,6 +24,7 @@ const JOBS: &[&str] = &[
     "SluiceSinkJob.java",
     "SluiceSourceJob.java",
     "SluiceFailuresJob.java",
+    "EnvelopeScannerTest.java",
 ];
 
 /// Flink's jars, the connector jar and the compiled test jobs.
