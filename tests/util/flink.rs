@@ -25,6 +25,7 @@ const JOBS: &[&str] = &[
     "SluiceSourceJob.java",
     "SluiceFailuresJob.java",
     "EnvelopeScannerTest.java",
+    "TopicCursorTest.java",
 ];
 
 /// Flink's jars, the connector jar and the compiled test jobs.
