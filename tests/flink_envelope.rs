@@ -44,7 +44,12 @@ fn texts() -> Vec<String> {
 }
 
 fn binaries() -> Vec<Vec<u8>> {
-    vec![(0..=255u8).collect(), Vec::new(), b"{\"looks\":\"like json\"}".to_vec(), vec![0xff; 70_000]]
+    vec![
+        (0..=255u8).collect(),
+        Vec::new(),
+        b"{\"looks\":\"like json\"}".to_vec(),
+        vec![0xff; 70_000],
+    ]
 }
 
 /// What the scanner must hand on for a text payload: a JSON text without the whitespace around
@@ -100,13 +105,16 @@ fn the_scanner_reads_exactly_what_the_relay_wrapped() {
         let file = dir.join("envelopes.bin");
         let mut w = std::fs::File::create(&file).unwrap();
         for _ in 0..want.len() {
-            let Message::Text(text) = util::next_data(&mut sub) else { panic!("envelopes are text") };
+            let Message::Text(text) = util::next_data(&mut sub) else {
+                panic!("envelopes are text")
+            };
             w.write_all(&(text.len() as u32).to_be_bytes()).unwrap();
             w.write_all(text.as_bytes()).unwrap();
         }
         drop(w);
 
-        let out = f.java("io.sluice.flink.EnvelopeScannerTest").arg(&file).output().expect("run java");
+        let out =
+            f.java("io.sluice.flink.EnvelopeScannerTest").arg(&file).output().expect("run java");
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(
             out.status.success(),
@@ -121,7 +129,13 @@ fn the_scanner_reads_exactly_what_the_relay_wrapped() {
             assert_eq!(&f[..3], ["PUBLICATION", "tricky", &(i + 1).to_string()], "{line}");
             assert_eq!(*epoch.get_or_insert(f[3]), f[3], "one epoch");
             assert_eq!(f[4], binary.to_string(), "binary flag of message {}", i + 1);
-            assert!(f[5] == hex(bytes), "payload {} differs:\n got {}\nwant {}", i + 1, f[5], hex(bytes));
+            assert!(
+                f[5] == hex(bytes),
+                "payload {} differs:\n got {}\nwant {}",
+                i + 1,
+                f[5],
+                hex(bytes)
+            );
         }
         eprintln!("{cases} unit cases; {} envelopes of the relay read back exactly", want.len());
     });
