@@ -27,6 +27,7 @@ const JOBS: &[&str] = &[
     "SluiceResumeJob.java",
     "EnvelopeScannerTest.java",
     "TopicCursorTest.java",
+    "SplitStateTest.java",
 ];
 
 /// Flink's jars, the connector jar and the compiled test jobs.
