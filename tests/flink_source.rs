@@ -18,10 +18,9 @@ mod util;
 use std::path::Path;
 
 use tungstenite::Message;
-use util::flink::{
-    assert_exactly, config_file, flink, indices, publish_routed, wait_lines, wait_subscribers,
-};
+use util::flink::{flink, wait_subscribers};
 use util::proxy::Proxy;
+use util::records::{assert_exactly, config_file, indices, publish_routed, wait_lines};
 use util::{connect, watchdog, Binary};
 
 const TOPICS: [&str; 2] = ["events", "alerts"];

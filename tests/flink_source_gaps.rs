@@ -13,7 +13,8 @@ use std::path::Path;
 
 use sluice::{Config, Pipeline, Reactor, Record, WorkerConfig};
 use tungstenite::Message;
-use util::flink::{flink, wait_lines, wait_subscribers};
+use util::flink::{flink, wait_subscribers};
+use util::records::wait_lines;
 use util::{connect, watchdog, Relay};
 
 #[test]

@@ -12,10 +12,9 @@ mod util;
 
 use std::path::Path;
 
-use util::flink::{
-    assert_exactly, flink, indices, publish_routed, subscribers, wait_lines, wait_subscribers, Job,
-};
+use util::flink::{flink, subscribers, wait_subscribers, Job};
 use util::proxy::Proxy;
+use util::records::{assert_exactly, indices, publish_routed, wait_lines};
 use util::{connect, watchdog, Binary, IO_TIMEOUT};
 
 const TOPICS: [&str; 2] = ["events", "alerts"];

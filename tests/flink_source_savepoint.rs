@@ -15,7 +15,8 @@ mod util;
 use std::path::Path;
 
 use tungstenite::Message;
-use util::flink::{assert_exactly, config_file, flink, indices, wait_subscribers, Publisher};
+use util::flink::{flink, wait_subscribers};
+use util::records::{assert_exactly, config_file, indices, Publisher};
 use util::{connect, watchdog, Binary};
 
 const TOPICS: [&str; 2] = ["events", "alerts"];
