@@ -165,7 +165,7 @@ final class TopicCursor {
 
     private Step recovered(Envelope e) {
         long missed = lostBefore(e.epoch, e.from - 1);
-        if (refillEpoch != null && missed > 0) {
+        if (missed > 0) {
             LOG.warn("{}: offsets {}..{} of stream {} are lost (no longer kept by the relay); reading on from {}",
                     what, sameStream(e.epoch) ? offset + 1 : 1, e.from - 1, e.epoch, e.from);
         } else {
