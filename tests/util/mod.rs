@@ -14,6 +14,7 @@ pub mod envelope;
 pub mod flink;
 pub mod proxy;
 pub mod python;
+pub mod records;
 pub mod tls;
 pub mod upstream;
 
