@@ -6,7 +6,13 @@
 #   perf/direct_cost.sh BASE_SLUICE NEW_SLUICE [RATES] [REPS] [ARGS…]
 #   e.g. perf/direct_cost.sh /tmp/main/target/release/sluice target/release/sluice "5k 20k" 3
 #
-# ARGS… are passed to both relays (e.g. `--config perf/configs/history.toml`).
+# ARGS… are passed to both relays. NEW_ARGS (environment, split on spaces) are passed to the new
+# relay only, for settings the base build does not have, e.g. raw mode without history against
+# a build that has none:
+#   NEW_ARGS="--config perf/configs/history-off.toml" perf/direct_cost.sh /tmp/mainbase/target/release/sluice target/release/sluice
+# NEW_BENCH_ARGS (environment, split on spaces) go to sluice-bench in the new relay's runs only,
+# e.g. what envelope mode costs over raw mode, one binary against itself:
+#   NEW_BENCH_ARGS=--envelope perf/direct_cost.sh target/release/sluice target/release/sluice
 #
 # Instruction counts do not depend on the machine's load the way timings do, but the number of
 # loop iterations does: at a low rate, two messages sometimes share an iteration, sometimes
@@ -26,21 +32,29 @@ shift $(( $# < 4 ? $# : 4 ))
 BENCH=${BENCH:-target/release/sluice-bench}
 OUT=$(mktemp -d)
 for v in base new; do
-  bin=$BASE; [ $v = new ] && bin=$NEW
+  bin=$BASE; extra=(); bench_extra=()
+  if [ $v = new ]; then
+    bin=$NEW
+    read -r -a extra <<< "${NEW_ARGS:-}"
+    read -r -a bench_extra <<< "${NEW_BENCH_ARGS:-}"
+  fi
   for rep in $(seq 1 "$REPS"); do
     for rate in $RATES; do
       run="$OUT/$v-$rate-$rep"
-      valgrind --tool=callgrind --callgrind-out-file="$run.cg" "$bin" --listen 127.0.0.1:0 "$@" \
+      valgrind --tool=callgrind --callgrind-out-file="$run.cg" "$bin" --listen 127.0.0.1:0 "$@" "${extra[@]}" \
         > "$run.log" 2>&1 &
       pid=$!
       addr=$(listen_addr "$run.log" "$pid" 400) || exit 1
       "$BENCH" pubsub --pub "ws://$addr/pub/t" --sub "ws://$addr/sub/t" --rate "$rate" \
-        --duration 6s --warmup 0s --json "$run.json" --quiet > /dev/null
+        --duration 6s --warmup 0s --json "$run.json" --quiet "${bench_extra[@]}" > /dev/null
       kill -INT "$pid"; wait "$pid" 2>/dev/null || true
       ir=$(grep -m1 '^summary:\|^totals:' "$run.cg" | awk '{print $2}')
       callgrind_annotate --inclusive=yes --tree=caller "$run.cg" > "$run.tree" 2>/dev/null
       iters=$(grep -o 'Reactor::run ([0-9,]*x)' "$run.tree" | head -1 | grep -o '[0-9,]*x' | tr -d ',x')
-      n=$(python3 -c "import json; print(json.load(open('$run.json'))['counts']['delivered'])")
+      read -r n sent < <(python3 -c "import json; c = json.load(open('$run.json'))['counts']; print(c['delivered'], c['sent'])")
+      if [ "$n" -lt "$sent" ]; then
+        echo "warning: $v $rate #$rep delivered $n of $sent messages: the relay fell behind (see $run.log); this run does not measure the cost of a message, use lower rates" >&2
+      fi
       echo "$v $ir $iters $n $rate" >> "$OUT/points"
       echo "$v $rate #$rep: $n messages, $iters loop iterations, $ir instructions"
     done

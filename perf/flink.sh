@@ -33,6 +33,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 
 RECORDS=1000000; RUNS=3; PAR=1; PAD=0
+COMMAND="perf/flink.sh${*:+ $*}"
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) RECORDS=100000; RUNS=1 ;;
@@ -134,6 +135,8 @@ D=$(cut -f3 "$OUT/runs.tsv" | median); S=$(cut -f5 "$OUT/runs.tsv" | median); J=
 LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
 {
   echo "# perf/flink.sh, $STAMP"
+  echo
+  echo "Command: \`$COMMAND\` (commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown))."
   echo
   echo "$RECORDS records per job, parallelism $PAR, records of about $((37 + PAD)) bytes, checkpoints every second,"
   echo "$RUNS runs, $(nproc) cores, load average after the runs: $LOAD. Java: $(java -version 2>&1 | head -1)."

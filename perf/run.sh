@@ -18,7 +18,10 @@
 # `config_cell NAME FILE -- sluice-bench args…`: the harness starts a dedicated
 # `sluice --config FILE` (its `listen` is overridden with a free port) for that scenario and
 # runs the bench against it; @A@ in the arguments is replaced by that server's address.
-# Baselines have no pipelines, so such a row has Sluice only.
+# Baselines have no pipelines, so such a row has Sluice only. `envelope_scenario NAME FILE --
+# sluice-bench args…` runs the bench on a dedicated `sluice --config FILE` with `--envelope`
+# (subscribers in envelope mode, `sluice.v1`), and the same load on the floor relay, which has no
+# envelopes and so relays the raw payloads: the row holds Sluice's envelopes against the floor.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . perf/lib.sh
@@ -126,6 +129,18 @@ config_cell() {
   plot "$name"
 }
 
+# envelope_scenario NAME FILE -- bench args: the floor relay (raw), then Sluice with FILE and
+# its subscribers in envelope mode.
+envelope_scenario() {
+  local name=$1 file=$2; shift 2
+  [[ "$name" =~ $ONLY ]] || return 0
+  cell "$name" floor "$@"
+  start "sluice_cfg" "$BIN/sluice" --config "$file" --listen 127.0.0.1:0 --log-level info
+  ADDR_sluice=$ADDR_sluice_cfg PID_sluice=$PID_sluice_cfg cell "$name" sluice "$@" --envelope
+  kill "$PID_sluice_cfg" 2>/dev/null || true
+  plot "$name"
+}
+
 plot() {
   local files=()
   for f in "$OUT/$1".*.json; do grep -q '"spectrum": \[$' "$f" 2>/dev/null && files+=("$f"); done
@@ -150,6 +165,9 @@ matrix() {
   scenario connect-1k        -- connect --url ws://@A@/echo --rate 1k $T
   # A topic with a `map` pipeline (per idle strategy, side by side with the direct path:
   # perf/pipeline.sh).
+  # Envelope mode with a history of 1,000 per topic, against the floor.
+  envelope_scenario pubsub-env-1-1-10k  perf/configs/envelope.toml -- pubsub --pub ws://@A@/pub/h --sub ws://@A@/sub/h --subs 1   --rate 10k $T
+  envelope_scenario pubsub-env-1-100-1k perf/configs/envelope.toml -- pubsub --pub ws://@A@/pub/i --sub ws://@A@/sub/i --subs 100 --rate 1k  $T
   config_cell pubsub-map-1-1-10k perf/configs/map.toml -- pubsub --pub ws://@A@/pub/in --sub ws://@A@/sub/out --rate 10k $T
 }
 matrix

@@ -1,58 +1,42 @@
 //! `SluiceSource` (connectors/flink) in a real Flink job on a local mini cluster, reading two
 //! topics with parallelism 2 (one split, so one subscription, per topic) from the real `sluice`
-//! binary and writing every record to a file. Everything published after the job has
-//! subscribed arrives, exactly once and in order per topic, across a relay restart in the
-//! middle; the record `END` on each topic ends the job.
+//! binary and writing every record to a file, across a relay restart: the restarted relay's
+//! answer to the source's resume, `recovered:false` (`epoch_changed`), is counted and logged,
+//! and the source then reads everything the new relay still keeps of the new stream. Nothing is
+//! lost without being counted: the records the new relay no longer keeps are exactly those in
+//! `sluice.recordsMissed`. The record `END` on each topic ends the job.
 //!
 //! Every step waits for an event: the job's subscriptions are seen in the relay's
 //! `sluice_topic_subscribers` gauge before anything is published, the first half is in the
 //! file before the relay is killed, and the job reaches the new relay through a gated proxy
-//! (tests/util/proxy.rs) that the test opens only after the new relay is up; publishing starts
-//! again once the gauge shows both subscriptions back.
+//! (tests/util/proxy.rs) that the test opens only after the new relay has received `EARLY`
+//! records per topic (keeping the last `KEPT`); publishing goes on once the job's log shows
+//! both topics resumed.
 
 mod util;
 
 use std::path::Path;
-use std::time::{Duration, Instant};
 
 use tungstenite::Message;
-use util::flink::{flink, wait_subscribers, Job};
+use util::flink::{flink, wait_subscribers};
 use util::proxy::Proxy;
-use util::{connect, watchdog, Binary, IO_TIMEOUT};
+use util::records::{assert_exactly, config_file, indices, publish_routed, wait_lines};
+use util::{connect, watchdog, Binary};
 
 const TOPICS: [&str; 2] = ["events", "alerts"];
 /// Records per topic in each half.
-const HALF: usize = 5_000;
+const HALF: u64 = 5_000;
+/// Records per topic the new relay receives before the source reaches it.
+const EARLY: u64 = 300;
+/// Records per topic the new relay keeps (its history size).
+const KEPT: u64 = 100;
 
-fn publish(relay: std::net::SocketAddr, from: usize, to: usize) {
-    let mut pubs: Vec<_> =
-        TOPICS.iter().map(|t| connect(&format!("ws://{relay}/pub/{t}"))).collect();
-    for i in from..to {
-        for (t, ws) in TOPICS.iter().zip(&mut pubs) {
-            ws.write(Message::text(format!("{t} {i}"))).unwrap();
-        }
-    }
-    for ws in &mut pubs {
-        ws.flush().unwrap();
-    }
-}
-
-/// Wait until the job has written `n` lines to `out`.
-fn wait_lines(out: &Path, n: usize, job: &mut Job) {
-    let deadline = Instant::now() + IO_TIMEOUT * 2;
-    loop {
-        let have = std::fs::read_to_string(out).map_or(0, |s| s.lines().count());
-        if have >= n {
-            return;
-        }
-        assert!(job.running(), "the job ended early:\n{}", job.stderr());
-        assert!(Instant::now() < deadline, "{have} of {n} lines after {:?}", IO_TIMEOUT * 2);
-        std::thread::sleep(Duration::from_millis(20));
-    }
+fn publish(relay: std::net::SocketAddr, from: u64, to: u64) {
+    publish_routed(relay, &TOPICS, from, to);
 }
 
 #[test]
-fn everything_published_while_subscribed_arrives_in_order() {
+fn a_relay_restart_is_counted_and_the_new_stream_read_from_what_it_keeps() {
     watchdog(600, || {
         let Some(f) = flink() else { return };
         let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("flink-source");
@@ -75,17 +59,24 @@ fn everything_published_while_subscribed_arrives_in_order() {
             wait_subscribers(relay_a.addr, t, 1, &mut job);
         }
         publish(relay_a.addr, 0, HALF);
-        wait_lines(&out, 2 * HALF, &mut job);
+        wait_lines(&out, 2 * HALF as usize, &mut job);
 
-        // The relay dies; the source reconnects to the next one once the gate opens.
+        // The relay dies; the next one gets records before the source reaches it.
         proxy.close_gate();
         drop(relay_a);
-        let relay_b = Binary::start(&[]);
+        let small = config_file(
+            "flink-source.toml",
+            &format!("[[topic]]\nmatch = \"*\"\nhistory = {{ size = {KEPT} }}\n"),
+        );
+        let relay_b = Binary::start(&["--config", small.to_str().unwrap()]);
+        publish(relay_b.addr, HALF, HALF + EARLY);
         proxy.open_gate(relay_b.addr);
-        for t in TOPICS {
-            wait_subscribers(relay_b.addr, t, 1, &mut job);
-        }
-        publish(relay_b.addr, HALF, 2 * HALF);
+        // Each topic: epoch_changed, then everything relay B keeps (offsets 201..300).
+        let lost = format!("offsets 1..{} of stream", EARLY - KEPT);
+        job.wait_stderr("both topics resumed on the new relay", |log| {
+            log.iter().filter(|l| l.contains(&lost)).count() == TOPICS.len()
+        });
+        publish(relay_b.addr, HALF + EARLY, 2 * HALF);
         for t in TOPICS {
             connect(&format!("ws://{}/pub/{t}", relay_b.addr)).send(Message::text("END")).unwrap();
         }
@@ -93,21 +84,27 @@ fn everything_published_while_subscribed_arrives_in_order() {
         let end = job.wait(300);
         assert!(end.status.success(), "the job failed:\n{}", end.stderr_tail(40));
         let text = std::fs::read_to_string(&out).unwrap();
+        let kept_from = HALF + EARLY - KEPT;
         for t in TOPICS {
-            let got: Vec<&str> =
-                text.lines().filter_map(|l| l.strip_prefix(t)?.strip_prefix(' ')).collect();
-            let want: Vec<String> = (0..2 * HALF).map(|i| i.to_string()).collect();
-            assert_eq!(got.len(), want.len(), "{t}: records received");
-            assert!(got.iter().zip(&want).all(|(g, w)| g == w), "{t}: in order, none missing");
+            assert_exactly(t, &indices(&text, t), (0..HALF).chain(kept_from..2 * HALF));
         }
-        assert_eq!(text.lines().count(), 4 * HALF, "nothing else in the file");
-        assert_eq!(end.metric("sluice.messagesReceived"), 4 * HALF as i64 + 2);
+        let per_topic = HALF + KEPT + (HALF - EARLY);
+        assert_eq!(text.lines().count() as u64, 2 * per_topic, "nothing else in the file");
+        assert_eq!(end.metric("sluice.messagesReceived"), 2 * per_topic as i64 + 2);
         assert_eq!(end.metric("sluice.reconnects"), 2, "one reconnect per topic");
         assert_eq!(end.metric("sluice.disconnects"), 2);
+        assert_eq!(end.metric("sluice.recoveriesRefused"), 2, "epoch_changed, per topic");
+        assert_eq!(end.metric("sluice.recoveries"), 2, "the new stream's replay, per topic");
+        assert_eq!(end.metric("sluice.recordsMissed"), 2 * (EARLY - KEPT) as i64);
+        assert_eq!(end.metric("sluice.gaps"), 0);
+        let refusals =
+            end.stderr.lines().filter(|l| l.contains("WARN") && l.contains("epoch_changed"));
+        assert_eq!(refusals.count(), 2, "each refusal is logged at WARN:\n{}", end.stderr_tail(40));
         eprintln!(
-            "{} records on {} topics, in order, across a relay restart",
-            4 * HALF,
-            TOPICS.len()
+            "{} records on {} topics across a relay restart; {} not kept by the new relay, counted",
+            2 * per_topic,
+            TOPICS.len(),
+            2 * (EARLY - KEPT)
         );
     });
 }

@@ -48,6 +48,7 @@ public class SluiceSourceJob {
                 out.flush();
             }
         }
-        CaptureReporter.print("sluice.messagesReceived", "sluice.reconnects", "sluice.disconnects", "numBytesIn");
+        CaptureReporter.print("sluice.messagesReceived", "sluice.reconnects", "sluice.disconnects", "numBytesIn",
+                "sluice.recoveries", "sluice.recoveriesRefused", "sluice.gaps", "sluice.recordsMissed");
     }
 }

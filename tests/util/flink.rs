@@ -24,6 +24,10 @@ const JOBS: &[&str] = &[
     "SluiceSinkJob.java",
     "SluiceSourceJob.java",
     "SluiceFailuresJob.java",
+    "SluiceResumeJob.java",
+    "EnvelopeScannerTest.java",
+    "TopicCursorTest.java",
+    "SplitStateTest.java",
 ];
 
 /// Flink's jars, the connector jar and the compiled test jobs.

@@ -9,12 +9,14 @@
 pub mod attack;
 pub mod autobahn;
 pub mod browser;
+pub mod chaos;
 pub mod cluster;
 pub mod envelope;
 pub mod flink;
 pub mod nats;
 pub mod proxy;
 pub mod python;
+pub mod records;
 pub mod tls;
 pub mod upstream;
 pub mod windows;

@@ -2,7 +2,8 @@
 //! drives many non-blocking connects and HTTP upgrades at once on one `mio::Poll`.
 //!
 //! A dial is: TCP connect → write the upgrade request → read the response head (httparse) →
-//! check `101` and `Sec-WebSocket-Accept`. Bytes the server sends after the head (frames sent
+//! check `101` and `Sec-WebSocket-Accept` (and, when a subprotocol is offered, that the server
+//! chose it). Bytes the server sends after the head (frames sent
 //! right after the upgrade) are handed over with the connection, never lost. Each dial has a
 //! deadline; at most `parallel` dials are in progress at once so a server's accept backlog is
 //! not overrun.
@@ -94,6 +95,7 @@ struct Pending {
     request: Vec<u8>,
     written: usize,
     key: String,
+    protocol: Option<&'static str>,
     head: Vec<u8>,
     tag: usize,
     started: u64,
@@ -109,6 +111,7 @@ pub struct Dialer {
     queue: VecDeque<(WsUrl, usize, u64)>,
     parallel: usize,
     timeout_ns: u64,
+    protocol: Option<&'static str>,
 }
 
 impl Dialer {
@@ -121,7 +124,14 @@ impl Dialer {
             queue: VecDeque::new(),
             parallel: parallel.max(1),
             timeout_ns: crate::units::ns(timeout),
+            protocol: None,
         })
+    }
+
+    /// Offer `protocol` (`Sec-WebSocket-Protocol`) in every upgrade request; a server that does
+    /// not choose it fails the dial.
+    pub fn offer(&mut self, protocol: &'static str) {
+        self.protocol = Some(protocol);
     }
 
     /// Dials started or queued and not yet finished.
@@ -146,9 +156,11 @@ impl Dialer {
                 }
             };
             let key = tungstenite::handshake::client::generate_key();
+            let offer =
+                self.protocol.map_or(String::new(), |p| format!("Sec-WebSocket-Protocol: {p}\r\n"));
             let request = format!(
                 "GET {} HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-                 Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {key}\r\n\r\n",
+                 Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {key}\r\n{offer}\r\n",
                 url.path, url.authority
             );
             let entry = self.pending.vacant_entry();
@@ -167,6 +179,7 @@ impl Dialer {
                 request: request.into_bytes(),
                 written: 0,
                 key,
+                protocol: self.protocol,
                 head: Vec::new(),
                 tag,
                 started,
@@ -266,12 +279,16 @@ fn step(p: &mut Pending) -> Result<Option<Vec<u8>>, String> {
             return Err("response head over 64 KiB".into());
         }
     }
-    check_response(&p.head, &p.key)
+    check_response(&p.head, &p.key, p.protocol)
 }
 
 /// Check an upgrade response: `Ok(None)` if incomplete, `Ok(Some(leftover))` if it is a valid
-/// `101` for `key`.
-pub fn check_response(head: &[u8], key: &str) -> Result<Option<Vec<u8>>, String> {
+/// `101` for `key` (that chose `protocol`, if one was offered).
+pub fn check_response(
+    head: &[u8],
+    key: &str,
+    protocol: Option<&str>,
+) -> Result<Option<Vec<u8>>, String> {
     let mut headers = [httparse::EMPTY_HEADER; 32];
     let mut resp = httparse::Response::new(&mut headers);
     let len = match resp.parse(head) {
@@ -297,12 +314,35 @@ pub fn check_response(head: &[u8], key: &str) -> Result<Option<Vec<u8>>, String>
     if accept != Some(expected.as_bytes()) {
         return Err("wrong or missing Sec-WebSocket-Accept".into());
     }
+    if let Some(p) = protocol {
+        let chosen = resp
+            .headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case("sec-websocket-protocol"))
+            .map(|h| h.value);
+        if chosen != Some(p.as_bytes()) {
+            return Err(format!("the server did not choose the subprotocol {p}"));
+        }
+    }
     Ok(Some(head[len..].to_vec()))
 }
 
 /// Dial `count` connections to `url` and wait for all of them (failing on the first error).
 pub fn dial_all(url: &WsUrl, count: usize, timeout: Duration) -> Result<Vec<Open>, String> {
+    dial_all_offering(url, count, timeout, None)
+}
+
+/// [`dial_all`], offering `protocol` in every upgrade request.
+pub fn dial_all_offering(
+    url: &WsUrl,
+    count: usize,
+    timeout: Duration,
+    protocol: Option<&'static str>,
+) -> Result<Vec<Open>, String> {
     let mut dialer = Dialer::new(256, timeout).map_err(|e| e.to_string())?;
+    if let Some(p) = protocol {
+        dialer.offer(p);
+    }
     for tag in 0..count {
         dialer.start(url, tag, now_ns());
     }

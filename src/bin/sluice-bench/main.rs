@@ -10,6 +10,7 @@
 mod clock;
 mod connect;
 mod dial;
+mod envelope;
 mod fdlimit;
 mod frame;
 mod idle;
@@ -143,6 +144,11 @@ struct PubSubArgs {
     /// Messages published per second, in total (e.g. 10k).
     #[arg(long, default_value = "1k", value_parser = parse_rate)]
     rate: f64,
+    /// Subscribe in Sluice's envelope mode: offer the `sluice.v1` subprotocol and read each
+    /// payload from its envelope (`data`, or `data_b64` for binary); a server that does not
+    /// choose `sluice.v1` fails the run.
+    #[arg(long)]
+    envelope: bool,
     #[command(flatten)]
     timing: Timing,
     #[command(flatten)]
@@ -348,6 +354,7 @@ fn message_spec(
         size: m.size,
         format: m.format,
         binary: m.binary,
+        envelope: false,
         threads: m.threads,
         progress: !o.quiet,
         connect_timeout: t.connect_timeout,
@@ -372,6 +379,7 @@ fn dispatch(command: Command, stop: Arc<AtomicBool>) -> Result<(), String> {
             spec.senders = a.pubs.clamp(1, payload::MAX_SENDER as usize);
             spec.subs = a.subs.max(1);
             spec.rate = a.rate;
+            spec.envelope = a.envelope;
             let out = run::run(&spec, stop)?;
             emit(out.summary, Some(&out.recorder), &a.output)
         }

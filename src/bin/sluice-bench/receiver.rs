@@ -3,7 +3,8 @@
 //!
 //! Per read: one clock reading (every frame in that read arrived together), then per frame a
 //! header parse, a 46-digit stamp decode, a sequence check and two histogram increments; no
-//! allocation, no lock. Bytes of an unfinished frame are carried in the connection's own small
+//! allocation, no lock. A subscriber in Sluice's envelope mode (`--envelope`) first finds the
+//! payload inside the envelope (`envelope.rs`); the others take no extra step. Bytes of an unfinished frame are carried in the connection's own small
 //! buffer and put back in front of the next read. Subscribers answer pings with pongs; on a
 //! publisher's read half (`Drain`) everything is read and discarded so a server's pings or
 //! close frames never fill the socket.
@@ -18,6 +19,7 @@ use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 
 use crate::clock::{now_ns, thread_cpu_ns};
+use crate::envelope::{self, Content};
 use crate::frame::{self, Masker, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG, OP_TEXT};
 use crate::payload::read_stamp;
 use crate::recorder::{Recorder, Window};
@@ -30,6 +32,9 @@ const SCRATCH: usize = 256 * 1024;
 pub enum Role {
     /// A subscriber: messages from every sender.
     Sub,
+    /// A subscriber in Sluice's envelope mode (`sluice.v1`): each message's payload is inside
+    /// an envelope.
+    Envelope,
     /// The read half of echo connection `sender`: its own messages, back.
     Echo(u32),
     /// The read half of a publisher: anything is discarded.
@@ -110,7 +115,7 @@ pub fn run(plan: RxPlan) -> RxResult {
             return result;
         }
         let tracks = match c.role {
-            Role::Sub => vec![Track::default(); plan.senders],
+            Role::Sub | Role::Envelope => vec![Track::default(); plan.senders],
             Role::Echo(_) => vec![Track::default()],
             Role::Drain => Vec::new(),
         };
@@ -130,6 +135,7 @@ pub fn run(plan: RxPlan) -> RxResult {
         recorder: Recorder::default(),
         interval: plan.progress.as_ref().map(|_| Recorder::default()),
         masker: Masker::new(0x7e57),
+        binary: Vec::new(),
         unparsable: 0,
         frames: 0,
         errors: Vec::new(),
@@ -195,6 +201,8 @@ struct Rx {
     recorder: Recorder,
     interval: Option<Recorder>,
     masker: Masker,
+    /// A binary payload decoded from an envelope's base64.
+    binary: Vec<u8>,
     unparsable: u64,
     frames: u64,
     errors: Vec<String>,
@@ -279,7 +287,7 @@ impl Rx {
             let payload = &buf[payload_range];
             match opcode {
                 OP_TEXT | OP_BINARY | 0 => self.message(c, payload, now),
-                OP_PING if c.role == Role::Sub => {
+                OP_PING if matches!(c.role, Role::Sub | Role::Envelope) => {
                     let mut pong = Vec::with_capacity(6 + payload.len());
                     frame::encode_masked(&mut pong, OP_PONG, payload, self.masker.next());
                     let _ = c.stream.write(&pong);
@@ -302,7 +310,16 @@ impl Rx {
     #[inline]
     fn message(&mut self, c: &mut Conn, payload: &[u8], now: u64) {
         self.frames += 1;
-        let Some(stamp) = read_stamp(payload) else {
+        let stamp = if c.role == Role::Envelope {
+            match envelope::open(payload, &mut self.binary) {
+                Content::Payload(p) => read_stamp(p),
+                Content::Control => return,
+                Content::Invalid => None,
+            }
+        } else {
+            read_stamp(payload)
+        };
+        let Some(stamp) = stamp else {
             if c.role != Role::Drain {
                 self.unparsable += 1;
             }
@@ -310,7 +327,7 @@ impl Rx {
         };
         let track = match c.role {
             Role::Drain => return,
-            Role::Sub => c.tracks.get_mut(stamp.sender as usize),
+            Role::Sub | Role::Envelope => c.tracks.get_mut(stamp.sender as usize),
             Role::Echo(id) if id == stamp.sender => c.tracks.get_mut(0),
             Role::Echo(_) => None,
         };

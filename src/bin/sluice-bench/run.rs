@@ -13,7 +13,7 @@ use std::time::Duration;
 use crossbeam_channel::RecvTimeoutError;
 
 use crate::clock::now_ns;
-use crate::dial::{dial_all, WsUrl};
+use crate::dial::{dial_all, dial_all_offering, WsUrl};
 use crate::payload::Format;
 use crate::receiver::{self, Role, RxConn, RxPlan, RxResult};
 use crate::recorder::{Recorder, Window};
@@ -62,6 +62,8 @@ pub struct Spec {
     pub format: Format,
     /// Binary frames instead of text.
     pub binary: bool,
+    /// Subscribers use Sluice's envelope mode (`sluice.v1`).
+    pub envelope: bool,
     /// Receiving threads.
     pub threads: usize,
     /// Print a progress line per second.
@@ -85,7 +87,10 @@ pub fn run(spec: &Spec, stop: Arc<AtomicBool>) -> Result<Outcome, String> {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     let subs = match (&spec.sub_url, spec.kind) {
-        (Some(url), Kind::PubSub | Kind::Flood) => dial_all(url, spec.subs, spec.connect_timeout)?,
+        (Some(url), Kind::PubSub | Kind::Flood) => {
+            let offer = spec.envelope.then_some(crate::envelope::PROTOCOL);
+            dial_all_offering(url, spec.subs, spec.connect_timeout, offer)?
+        }
         _ => Vec::new(),
     };
     let senders = dial_all(&spec.send_url, spec.senders, spec.connect_timeout)?;
@@ -97,7 +102,8 @@ pub fn run(spec: &Spec, stop: Arc<AtomicBool>) -> Result<Outcome, String> {
         Arc::new((0..receiving).map(|_| AtomicU64::new(0)).collect());
     let mut rx_conns: Vec<RxConn> = Vec::new();
     for (slot, o) in subs.into_iter().enumerate() {
-        rx_conns.push(RxConn { stream: o.stream, role: Role::Sub, leftover: o.leftover, slot });
+        let role = if spec.envelope { Role::Envelope } else { Role::Sub };
+        rx_conns.push(RxConn { stream: o.stream, role, leftover: o.leftover, slot });
     }
     let mut write_halves = Vec::with_capacity(senders.len());
     for (i, o) in senders.into_iter().enumerate() {
@@ -257,6 +263,7 @@ pub fn run(spec: &Spec, stop: Arc<AtomicBool>) -> Result<Outcome, String> {
             "size": spec.size,
             "format": format!("{:?}", spec.format).to_lowercase(),
             "binary": spec.binary,
+            "envelope": spec.envelope,
             "duration_s": spec.duration.as_secs_f64(),
             "warmup_s": spec.warmup.as_secs_f64(),
             "threads": threads,

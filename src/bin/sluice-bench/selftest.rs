@@ -201,6 +201,7 @@ pub fn run(
         size,
         format: Format::Json,
         binary: false,
+        envelope: false,
         threads: 1,
         progress: false,
         connect_timeout: Duration::from_secs(10),

@@ -9,7 +9,7 @@ import java.util.concurrent.locks.ReentrantLock;
 /**
  * The bounded hand-off between a source reader's WebSocket listeners and its task thread.
  *
- * <p>Contract: listeners {@link #put} whole messages; when the queued bytes reach the bound, the
+ * <p>Contract: listeners {@link #put} whole messages, in the order of their topic's stream; when the queued bytes reach the bound, the
  * putting channel is parked and stops asking the JDK for more messages (so TCP pushes back on
  * the relay, which applies its slow-consumer policy if the job stays behind), and it is resumed
  * once the task has taken the queue below half the bound. A message is always accepted, so
@@ -17,14 +17,29 @@ import java.util.concurrent.locks.ReentrantLock;
  * future Flink waits on: complete whenever a message, a failure or {@link #wakeUp} is there.
  */
 final class ReceiveQueue {
-    /** A received message and the channel it came from. */
+    /**
+     * A received record, or a move of the position without a record (a {@code subscribed}
+     * answer, a gap, a refused resume), with the channel it came from and the stream position
+     * the topic is at once it has been taken.
+     */
     static final class Message {
+        /** What a position-only message counts for against the bound. */
+        static final int MARKER_BYTES = 64;
         final SubscribeChannel channel;
+        /** The payload; null for a move of the position alone. */
         final byte[] data;
+        final String epoch;
+        final long offset;
 
-        Message(SubscribeChannel channel, byte[] data) {
+        Message(SubscribeChannel channel, byte[] data, String epoch, long offset) {
             this.channel = channel;
             this.data = data;
+            this.epoch = epoch;
+            this.offset = offset;
+        }
+
+        long size() {
+            return data == null ? MARKER_BYTES : data.length;
         }
     }
 
@@ -50,7 +65,7 @@ final class ReceiveQueue {
         lock.lock();
         try {
             queue.addLast(m);
-            bytes += m.data.length;
+            bytes += m.size();
             room = bytes < maxBytes;
             if (!room) {
                 parked.add(m.channel);
@@ -71,7 +86,7 @@ final class ReceiveQueue {
         try {
             m = queue.pollFirst();
             if (m != null) {
-                bytes -= m.data.length;
+                bytes -= m.size();
             }
             if (!parked.isEmpty() && bytes < maxBytes / 2) {
                 resume = new ArrayList<>(parked);

@@ -70,7 +70,16 @@ final class RelayClient implements AutoCloseable {
      * "ws://relay:8080/pub/results"), since the URI itself may carry a query with secrets.
      */
     WebSocket open(URI uri, String what, WebSocket.Listener listener) throws Failure, InterruptedException {
+        return open(uri, what, listener, null);
+    }
+
+    /** {@link #open(URI, String, WebSocket.Listener)}, offering {@code subprotocol} if not null. */
+    WebSocket open(URI uri, String what, WebSocket.Listener listener, String subprotocol)
+            throws Failure, InterruptedException {
         WebSocket.Builder b = http.newWebSocketBuilder().connectTimeout(Duration.ofMillis(connectTimeoutMillis));
+        if (subprotocol != null) {
+            b.subprotocols(subprotocol);
+        }
         if (token != null) {
             b.header("Authorization", "Bearer " + token);
         }

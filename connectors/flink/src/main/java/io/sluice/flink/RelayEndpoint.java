@@ -4,7 +4,6 @@ import java.io.Serializable;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.nio.charset.StandardCharsets;
-import java.util.List;
 
 /**
  * The relay's address and the WebSocket URLs built from it.
@@ -14,7 +13,7 @@ import java.util.List;
  * URL fails when the sink or source is built, not when the job runs. A path in the base URL (a
  * relay behind a reverse proxy at {@code /sluice}) is kept: publishing goes to
  * {@code <path>/pub/<topic>}, subscribing to {@code <path>/sub/<topic>}. A query string is kept
- * too and appended after the endpoint path.
+ * too and appended after the endpoint path (before a subscription's own {@code since}).
  */
 final class RelayEndpoint implements Serializable {
     private static final long serialVersionUID = 1L;
@@ -102,14 +101,21 @@ final class RelayEndpoint implements Serializable {
         return endpoint("/pub/" + topic);
     }
 
-    /** The URL that subscribes to {@code topics}. */
-    URI subscribe(List<String> topics) {
-        return endpoint("/sub/" + String.join(",", topics));
+    /**
+     * The URL that subscribes to {@code topic}, resuming after {@code since}
+     * ({@code <epoch>:<offset>}) if it is not null.
+     */
+    URI subscribe(String topic, String since) {
+        return endpoint("/sub/" + topic, since == null ? null : "since=" + since);
     }
 
     private URI endpoint(String path) {
-        String q = query == null ? "" : "?" + query;
-        return URI.create(scheme + "://" + authority + basePath + path + q);
+        return endpoint(path, null);
+    }
+
+    private URI endpoint(String path, String more) {
+        String q = query == null ? more : more == null ? query : query + "&" + more;
+        return URI.create(scheme + "://" + authority + basePath + path + (q == null ? "" : "?" + q));
     }
 
     @Override

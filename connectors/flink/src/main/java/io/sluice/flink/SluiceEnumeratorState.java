@@ -38,7 +38,7 @@ public final class SluiceEnumeratorState {
     /**
      * Writes the state: the pending splits (a count, then each as
      * {@link SluiceTopicSplitSerializer} does), then the assigned topics (a count, then each
-     * name).
+     * name). Its version is the split serializer's, and it reads every version that one reads.
      */
     public static final class Serializer implements SimpleVersionedSerializer<SluiceEnumeratorState> {
         private final SluiceTopicSplitSerializer splits = new SluiceTopicSplitSerializer();

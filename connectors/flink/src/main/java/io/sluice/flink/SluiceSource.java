@@ -26,10 +26,16 @@ import org.apache.flink.core.io.SimpleVersionedSerializer;
  * env.fromSource(source, WatermarkStrategy.noWatermarks(), "sluice");
  * }</pre>
  *
- * <p>The relay keeps no history: the source receives what is published to a topic while it is
- * subscribed, in publish order per publisher. What is published while a subscription is down
- * (a relay restart, a job restart, the relay closing a subscriber that fell behind) is not
- * received; each such loss is logged and counted in the {@code sluice.disconnects} metric. A
+ * <p>The source subscribes in the relay's envelope mode ({@code sluice.v1}), so every message
+ * comes with its topic's stream position (epoch and offset). Checkpoints store, per topic, the
+ * position of the last record emitted; a restored job, and a subscription that reconnects
+ * inside a running job, resume after it with {@code ?since=<epoch>:<offset>}, and the relay
+ * replays the gap from its history: nothing is missed and nothing is repeated, as long as the
+ * relay still keeps the gap. When it does not ({@code recovered:false}: the gap is older than
+ * the history, larger than {@code max_recovery}, or the relay restarted), the source reads
+ * everything the relay still keeps of the stream and goes on; each such loss, and each
+ * {@code gap} the relay announces, is logged at {@code WARN} with its offsets and counted
+ * ({@code sluice.recoveriesRefused}, {@code sluice.gaps}, {@code sluice.recordsMissed}). A
  * record for which the deserialization schema's {@code isEndOfStream} returns true ends its
  * topic (and the job, once every topic has ended).
  *

@@ -51,8 +51,8 @@ public final class SluiceSourceBuilder<T> {
     }
 
     /**
-     * How the bytes of a message become records: a text message is passed as its UTF-8
-     * bytes, a binary one as is.
+     * How a message's payload becomes records: a JSON text as its exact bytes, other text as
+     * its UTF-8 bytes, a binary payload as is.
      */
     public SluiceSourceBuilder<T> setDeserializationSchema(DeserializationSchema<T> schema) {
         this.schema = schema;
@@ -67,8 +67,9 @@ public final class SluiceSourceBuilder<T> {
 
     /**
      * The most bytes of received messages a subtask holds before it stops reading from the
-     * relay (default 8 MiB). A job that stays behind is then closed by the relay's slow-consumer
-     * policy, and the source reconnects.
+     * relay (default 8 MiB). A job that stays behind then meets the topic's slow-consumer policy
+     * on the relay: with {@code close} (the default) the source is closed, reconnects, and
+     * resumes after the last offset it received.
      */
     public SluiceSourceBuilder<T> setMaxQueuedBytes(long bytes) {
         this.maxQueuedBytes = bytes;

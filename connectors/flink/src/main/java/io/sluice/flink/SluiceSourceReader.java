@@ -21,8 +21,10 @@ import org.slf4j.LoggerFactory;
  * The reader of one {@link SluiceSource} subtask: one {@link SubscribeChannel} per assigned
  * topic, all feeding one bounded {@link ReceiveQueue} that the task thread drains.
  *
- * <p>Contract: records of one topic are emitted in the order the relay delivered them, each
- * topic through its own split output (so watermarks are generated per topic). A record for
+ * <p>Contract: records of one topic are emitted in the order of the topic's stream, each topic
+ * through its own split output (so watermarks are generated per topic). Each split's state is
+ * the position (epoch and offset) of the last message the task took: a checkpoint stores
+ * exactly what was emitted before it, and a restored split resumes after it. A record for
  * which the schema's {@code isEndOfStream} is true ends its topic's split: it is not emitted,
  * the subscription is closed, and once every split has ended and the enumerator has no more,
  * the reader reports the end of its input. A channel's fatal failure is thrown from
@@ -37,6 +39,8 @@ final class SluiceSourceReader<T> implements SourceReader<T, SluiceTopicSplit> {
     private final SourceMetrics metrics;
     private final Map<String, SubscribeChannel> channels = new LinkedHashMap<>();
     private final Map<String, SourceOutput<T>> outputs = new LinkedHashMap<>();
+    /** Each read topic's split, at the position of the last message taken from the queue. */
+    private final Map<String, SluiceTopicSplit> positions = new LinkedHashMap<>();
     private final SplitCollector collector = new SplitCollector();
     private boolean noMoreSplits;
 
@@ -70,16 +74,22 @@ final class SluiceSourceReader<T> implements SourceReader<T, SluiceTopicSplit> {
         if (m != null) {
             String topic = m.channel.topic;
             if (channels.get(topic) == m.channel) {
-                SourceOutput<T> out = outputs.get(topic);
-                if (out == null) {
-                    out = output.createOutputForSplit(topic);
-                    outputs.put(topic, out);
+                boolean ended = false;
+                if (m.data != null) {
+                    SourceOutput<T> out = outputs.get(topic);
+                    if (out == null) {
+                        out = output.createOutputForSplit(topic);
+                        outputs.put(topic, out);
+                    }
+                    collector.out = out;
+                    collector.ended = false;
+                    source.schema.deserialize(m.data, collector);
+                    ended = collector.ended;
                 }
-                collector.out = out;
-                collector.ended = false;
-                source.schema.deserialize(m.data, collector);
-                if (collector.ended) {
+                if (ended) {
                     finish(topic, output);
+                } else {
+                    positions.put(topic, positions.get(topic).at(m.epoch, m.offset));
                 }
             }
         }
@@ -91,6 +101,7 @@ final class SluiceSourceReader<T> implements SourceReader<T, SluiceTopicSplit> {
 
     private void finish(String topic, ReaderOutput<T> output) throws InterruptedException {
         SubscribeChannel ch = channels.remove(topic);
+        positions.remove(topic);
         if (ch != null) {
             ch.close();
         }
@@ -101,11 +112,7 @@ final class SluiceSourceReader<T> implements SourceReader<T, SluiceTopicSplit> {
 
     @Override
     public List<SluiceTopicSplit> snapshotState(long checkpointId) {
-        List<SluiceTopicSplit> splits = new ArrayList<>();
-        for (String topic : channels.keySet()) {
-            splits.add(new SluiceTopicSplit(topic));
-        }
-        return splits;
+        return new ArrayList<>(positions.values());
     }
 
     @Override
@@ -123,9 +130,13 @@ final class SluiceSourceReader<T> implements SourceReader<T, SluiceTopicSplit> {
                 LOG.info("not reading restored topic {}: it is no longer in setTopics", s.topic());
                 continue;
             }
-            SubscribeChannel ch = new SubscribeChannel(s.topic(), source.endpoint, client, source.reconnect, queue,
+            if (s.epoch() != null) {
+                LOG.info("reading topic {} after offset {} of stream {}", s.topic(), s.offset(), s.epoch());
+            }
+            SubscribeChannel ch = new SubscribeChannel(s, source.endpoint, client, source.reconnect, queue,
                     metrics, "sluice-source-" + context.getIndexOfSubtask() + "-" + s.topic());
             channels.put(s.topic(), ch);
+            positions.put(s.topic(), s);
             ch.start();
         }
     }

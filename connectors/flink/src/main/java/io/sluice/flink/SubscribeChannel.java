@@ -1,11 +1,9 @@
 package io.sluice.flink;
 
-import java.io.ByteArrayOutputStream;
 import java.net.URI;
 import java.net.http.WebSocket;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
-import java.util.Collections;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -17,25 +15,32 @@ import org.slf4j.LoggerFactory;
 
 /**
  * One topic's subscription for a source reader: receives the topic's messages on
- * {@code /sub/<topic>}, whole and in order, into the reader's {@link ReceiveQueue}, and
- * reconnects when the connection is lost.
+ * {@code /sub/<topic>} in envelope mode ({@code sluice.v1}), whole and in order, into the
+ * reader's {@link ReceiveQueue}, and resumes when the connection is lost.
  *
- * <p>Contract: a text message is handed on as its UTF-8 bytes, a binary one as its bytes; a
- * message in several frames is joined first (up to {@link #MAX_MESSAGE_BYTES}). The channel
- * asks the JDK for one message at a time, and stops asking while the queue is full. The relay
- * keeps no history today, so what is published while the channel is disconnected is not
- * received: each loss of the connection is logged and counted. HTTP 4xx answers are fatal (the
- * queue's failure, thrown by the task thread); everything else is retried per
- * {@link Reconnect}. One thread per channel runs the connection.
+ * <p>Contract: each message is read by {@link EnvelopeScanner} and handed to the topic's
+ * {@link TopicCursor}, which says what to queue: a record (the payload's bytes with its
+ * position) or a move of the position alone. Every connection after the first, and the first
+ * of a restored split, subscribes with {@code ?since=<epoch>:<offset>}, the cursor's position:
+ * the last offset received, so nothing received is asked for again and nothing after it is
+ * skipped without the relay saying so. A relay that does not choose {@code sluice.v1}, a
+ * message that is not a {@code sluice.v1} message, and HTTP 4xx answers are fatal (the queue's
+ * failure, thrown by the task thread); everything else is retried per {@link Reconnect}. The
+ * channel asks the JDK for one message at a time, and stops asking while the queue is full. One
+ * thread per channel runs the connection.
  */
 final class SubscribeChannel implements Runnable {
     private static final Logger LOG = LoggerFactory.getLogger(SubscribeChannel.class);
     /** A bound on one reassembled message. */
     static final int MAX_MESSAGE_BYTES = 64 << 20;
+    /** The subprotocol of the relay's envelope mode. */
+    static final String SUBPROTOCOL = "sluice.v1";
 
     final String topic;
     final String what;
-    private final URI uri;
+    private final RelayEndpoint endpoint;
+    /** The position; guarded by itself, as is each Conn's {@code dead}. */
+    private final TopicCursor cursor;
     private final RelayClient client;
     private final Reconnect reconnect;
     private final ReceiveQueue queue;
@@ -47,11 +52,16 @@ final class SubscribeChannel implements Runnable {
     private Conn current;
     private boolean closed;
 
-    SubscribeChannel(String topic, RelayEndpoint endpoint, RelayClient client, Reconnect reconnect,
+    /**
+     * The subscription to {@code split}'s topic, resuming after its position if it has one, else
+     * starting with the live messages.
+     */
+    SubscribeChannel(SluiceTopicSplit split, RelayEndpoint endpoint, RelayClient client, Reconnect reconnect,
             ReceiveQueue queue, SourceMetrics metrics, String threadName) {
-        this.topic = topic;
+        this.topic = split.topic();
         this.what = endpoint + "/sub/" + topic;
-        this.uri = endpoint.subscribe(Collections.singletonList(topic));
+        this.endpoint = endpoint;
+        this.cursor = new TopicCursor(topic, what, split.epoch(), split.offset());
         this.client = client;
         this.reconnect = reconnect;
         this.queue = queue;
@@ -103,8 +113,13 @@ final class SubscribeChannel implements Runnable {
                     break;
                 }
                 Conn c = new Conn();
+                String since;
+                synchronized (cursor) {
+                    cursor.reconnecting();
+                    since = cursor.since();
+                }
                 try {
-                    c.ws = client.open(uri, what, c);
+                    c.ws = client.open(endpoint.subscribe(topic, since), what, c, SUBPROTOCOL);
                 } catch (RelayClient.Failure f) {
                     failures++;
                     String giveUp = f.fatal ? null : reconnect.giveUp(failures, downSince, System.currentTimeMillis());
@@ -123,7 +138,8 @@ final class SubscribeChannel implements Runnable {
                 if (everConnected) {
                     metrics.reconnects.inc();
                 }
-                LOG.info("{}subscribed to {}", everConnected ? "re" : "", what);
+                LOG.info("{}subscribed to {}{}", everConnected ? "re" : "", what,
+                        since == null ? " (live)" : " from " + since);
                 everConnected = true;
                 lock.lock();
                 try {
@@ -133,12 +149,21 @@ final class SubscribeChannel implements Runnable {
                     lock.unlock();
                 }
                 boolean stop = await(0, c);
+                synchronized (cursor) {
+                    // Nothing that comes late on this connection is taken.
+                    c.dead = true;
+                }
                 lock.lock();
                 try {
                     current = null;
                     metrics.connectedDelta(-1);
                 } finally {
                     lock.unlock();
+                }
+                if (c.fatal != null) {
+                    c.ws.abort();
+                    queue.fail(c.fatal);
+                    return;
                 }
                 if (stop) {
                     try {
@@ -152,14 +177,17 @@ final class SubscribeChannel implements Runnable {
                 c.ws.abort();
                 metrics.disconnects.inc();
                 long lived = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - c.openedAt);
-                if (c.didWork || lived >= Reconnect.HEALTHY_MILLIS) {
+                if (!c.refusedCommand && (c.didWork || lived >= Reconnect.HEALTHY_MILLIS)) {
                     failures = 0;
                     downSince = System.currentTimeMillis();
                 } else {
                     failures++;
                 }
-                LOG.warn("{}: subscription lost ({}); messages published until it is back are not received",
-                        what, c.broken);
+                String from;
+                synchronized (cursor) {
+                    from = cursor.position();
+                }
+                LOG.warn("{}: subscription lost ({}); resuming after {}", what, c.broken, from);
             }
         } catch (InterruptedException e) {
             // close(): stop.
@@ -213,12 +241,23 @@ final class SubscribeChannel implements Runnable {
         /** Guarded by lock. */
         String broken;
         volatile boolean didWork;
+        /** Set under the cursor's lock once the channel has left this connection. */
+        boolean dead;
+        /** A fatal problem with what the relay sent; set before the connection is broken. */
+        volatile SluiceException fatal;
+        /** The relay refused a command (counts as a failed attempt for the backoff). */
+        volatile boolean refusedCommand;
         private StringBuilder text;
-        private ByteArrayOutputStream binary;
 
         @Override
         public void onOpen(WebSocket webSocket) {
             ws = webSocket;
+            if (!SUBPROTOCOL.equals(webSocket.getSubprotocol())) {
+                fail(new SluiceException(what + ": the relay did not accept the " + SUBPROTOCOL
+                        + " subprotocol: it is a relay without offsets and resume (upgrade it), or a proxy "
+                        + "in between drops the Sec-WebSocket-Protocol header"));
+                return;
+            }
             webSocket.request(1);
         }
 
@@ -246,39 +285,83 @@ final class SubscribeChannel implements Runnable {
 
         @Override
         public CompletionStage<?> onBinary(WebSocket webSocket, ByteBuffer data, boolean last) {
-            byte[] chunk = new byte[data.remaining()];
-            data.get(chunk);
-            if (!last || binary != null) {
-                if (binary == null) {
-                    binary = new ByteArrayOutputStream();
-                }
-                binary.write(chunk, 0, chunk.length);
-                if (binary.size() > MAX_MESSAGE_BYTES) {
-                    tooBig(webSocket);
-                    return null;
-                }
-                if (!last) {
-                    webSocket.request(1);
-                    return null;
-                }
-                chunk = binary.toByteArray();
-                binary = null;
-            }
-            deliver(webSocket, chunk);
+            fail(new SluiceException(what + ": the relay sent a binary message, which " + SUBPROTOCOL
+                    + " never does"));
             return null;
         }
 
-        private void deliver(WebSocket webSocket, byte[] data) {
+        private void deliver(WebSocket webSocket, byte[] text) {
             didWork = true;
-            metrics.received(data.length);
-            if (queue.put(new ReceiveQueue.Message(SubscribeChannel.this, data))) {
+            Envelope e;
+            try {
+                e = EnvelopeScanner.scan(text);
+            } catch (EnvelopeScanner.Malformed m) {
+                fail(malformed(m, text));
+                return;
+            }
+            metrics.received(text.length, e.kind == Envelope.Kind.PUBLICATION);
+            TopicCursor.Step step;
+            boolean room = true;
+            synchronized (cursor) {
+                if (dead) {
+                    return;
+                }
+                try {
+                    step = cursor.on(e);
+                } catch (EnvelopeScanner.Malformed m) {
+                    fail(malformed(m, text));
+                    return;
+                }
+                metrics.count(step);
+                switch (step.kind) {
+                    case EMIT:
+                        if (e.conflated > 0) {
+                            metrics.recordsConflated.inc(e.conflated);
+                        }
+                        room = queue.put(new ReceiveQueue.Message(SubscribeChannel.this, e.payload, step.epoch,
+                                step.offset));
+                        break;
+                    case MOVE:
+                        room = queue.put(new ReceiveQueue.Message(SubscribeChannel.this, null, step.epoch,
+                                step.offset));
+                        break;
+                    case REFILL:
+                        // One send at a time: the second after the first.
+                        webSocket.sendText(step.commands[0], true)
+                                .thenCompose(w -> w.sendText(step.commands[1], true))
+                                .whenComplete((w, x) -> {
+                                    if (x != null) {
+                                        broken(this, "sending a command failed: " + RelayClient.describe(x));
+                                    }
+                                });
+                        break;
+                    case RECONNECT:
+                        refusedCommand = true;
+                        broken(this, "the relay refused a command");
+                        return;
+                    default:
+                        break;
+                }
+            }
+            if (room) {
                 webSocket.request(1);
             }
         }
 
+        private SluiceException malformed(EnvelopeScanner.Malformed m, byte[] text) {
+            String start = new String(text, 0, Math.min(text.length, 200), StandardCharsets.UTF_8);
+            return new SluiceException(what + ": the relay sent a message that is not a " + SUBPROTOCOL
+                    + " message: " + m.getMessage() + "; it starts with: " + start, m);
+        }
+
+        /** A problem that retrying cannot fix: the task fails with it. */
+        private void fail(SluiceException e) {
+            fatal = e;
+            broken(this, e.getMessage());
+        }
+
         private void tooBig(WebSocket webSocket) {
-            queue.fail(new SluiceException(what + ": a message is larger than " + MAX_MESSAGE_BYTES + " bytes"));
-            webSocket.abort();
+            fail(new SluiceException(what + ": a message is larger than " + MAX_MESSAGE_BYTES + " bytes"));
         }
 
         @Override
