@@ -6,7 +6,7 @@
 
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use sluice::Config;
@@ -67,7 +67,7 @@ pub fn start_binary(
     nodes: &[&str],
     index: usize,
     extra: &str,
-    dir: &PathBuf,
+    dir: &Path,
 ) -> Binary {
     let path = dir.join(format!("{}.toml", nodes[index]));
     std::fs::write(&path, toml(nats, nodes, index, extra)).unwrap();
