@@ -82,6 +82,12 @@ pub fn init(level: Option<&str>, format: LogFormat) -> Result<(), String> {
 /// Escape a string for a JSON string literal (without the quotes).
 pub(crate) fn json_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
+    json_escape_into(&mut out, s);
+    out
+}
+
+/// Append `s` to `out`, escaped for a JSON string literal (without the quotes).
+pub(crate) fn json_escape_into(out: &mut String, s: &str) {
     for c in s.chars() {
         match c {
             '"' => out.push_str("\\\""),
@@ -89,11 +95,12 @@ pub(crate) fn json_escape(s: &str) -> String {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c if (c as u32) < 0x20 => {
+                let _ = std::fmt::Write::write_fmt(out, format_args!("\\u{:04x}", c as u32));
+            }
             c => out.push(c),
         }
     }
-    out
 }
 
 /// UTC time as RFC 3339 with milliseconds, without a date crate.

@@ -6,14 +6,10 @@
 
 mod util;
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
-
 use tungstenite::Message;
 use util::cluster::{self, Seen};
 use util::nats::NatsCluster;
-use util::{connect, envelope, watchdog};
+use util::{envelope, watchdog};
 
 const NODES: [&str; 3] = ["a", "b", "c"];
 /// History for every message of the test: a consumer that restarts finds what it missed.
@@ -34,19 +30,7 @@ fn a_killed_nats_server_loses_nothing_silently() {
             assert_eq!(envelope::next(ws)["type"], "subscribed");
         }
         // A publisher paced at about 1 message per millisecond, until told to stop.
-        let stop = Arc::new(AtomicBool::new(false));
-        let url = nodes[0].url("/pub/t");
-        let flag = stop.clone();
-        let publisher = std::thread::spawn(move || {
-            let mut ws = connect(&url);
-            let mut n = 0;
-            while !flag.load(Ordering::Relaxed) {
-                ws.send(Message::text(format!("m{n}"))).unwrap();
-                n += 1;
-                std::thread::sleep(Duration::from_millis(1));
-            }
-            (ws, n)
-        });
+        let publisher = cluster::Paced::start(nodes[0].url("/pub/t"));
         let mut seen_b = Seen::default();
         seen_b.read_until(&mut on_b, |s| s.messages.len() >= 300);
         // Node A lists server 0 first: it is connected to it.
@@ -56,8 +40,7 @@ fn a_killed_nats_server_loses_nothing_silently() {
         });
         cluster::wait_joined(&nodes[0]);
         seen_b.read_until(&mut on_b, |s| s.messages.len() >= 600);
-        stop.store(true, Ordering::Relaxed);
-        let (mut ws, n) = publisher.join().unwrap();
+        let (mut ws, n) = publisher.stop();
         ws.send(Message::text("end")).unwrap();
 
         let a = nodes[0].wait_stats("the acknowledgements", |s| {

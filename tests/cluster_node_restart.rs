@@ -4,14 +4,10 @@
 
 mod util;
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
-
 use tungstenite::Message;
 use util::cluster::{self, Seen};
 use util::nats::NatsCluster;
-use util::{connect, envelope, watchdog, Relay};
+use util::{envelope, watchdog, Relay};
 
 const NODES: [&str; 3] = ["a", "b", "c"];
 const TOPICS: &str =
@@ -33,18 +29,7 @@ fn a_killed_node_s_subscribers_resume_elsewhere_and_it_comes_back_with_the_histo
         for ws in [&mut on_b, &mut on_c] {
             assert_eq!(envelope::next(ws)["type"], "subscribed");
         }
-        let stop = Arc::new(AtomicBool::new(false));
-        let (url, flag) = (a.url("/pub/t"), stop.clone());
-        let publisher = std::thread::spawn(move || {
-            let mut ws = connect(&url);
-            let mut n = 0;
-            while !flag.load(Ordering::Relaxed) {
-                ws.send(Message::text(format!("m{n}"))).unwrap();
-                n += 1;
-                std::thread::sleep(Duration::from_millis(1));
-            }
-            (ws, n)
-        });
+        let publisher = cluster::Paced::start(a.url("/pub/t"));
 
         // B dies under its subscriber, which resumes on C from where it was.
         let mut first = Seen::default();
@@ -77,8 +62,7 @@ fn a_killed_node_s_subscribers_resume_elsewhere_and_it_comes_back_with_the_histo
             expected.iter().map(String::as_str).collect::<Vec<_>>()[..]
         );
 
-        stop.store(true, Ordering::Relaxed);
-        let (mut ws, n) = publisher.join().unwrap();
+        let (mut ws, n) = publisher.stop();
         ws.send(Message::text("end")).unwrap();
         let all: Vec<String> = (0..n).map(|i| format!("m{i}")).chain(["end".to_string()]).collect();
 

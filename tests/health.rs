@@ -22,7 +22,8 @@ fn healthz_and_readyz_answer() {
         assert_eq!(status, 200);
         assert_eq!(
             body,
-            "ready\nlistening: ok (accepting connections)\nworkers: ok (no pipelines)\nconnectors: ok (none)\n"
+            "ready\nlistening: ok (accepting connections)\nworkers: ok (no pipelines)\nconnectors: ok (none)\n\
+             cluster: ok (none: this relay runs alone)\n"
         );
         let (status, head, body) =
             get(&relay, "HEAD /metrics HTTP/1.1\r\nConnection: close\r\n\r\n");

@@ -11,6 +11,7 @@
 //! `"conflated":<messages it replaced>`. Envelopes of a batch are encoded once and shared by every
 //! envelope subscriber of the topic.
 
+use crate::logging::json_escape_into;
 use std::fmt::Write as _;
 
 use super::stream::Epoch;
@@ -53,7 +54,7 @@ pub(crate) fn encode_frame(out: &mut Vec<u8>, json: &mut String, p: &Publication
         }
         (true, Ok(text)) => {
             json.push_str(",\"data\":\"");
-            escape_into(json, text);
+            json_escape_into(json, text);
             json.push('"');
         }
         _ => {
@@ -127,7 +128,7 @@ pub(crate) fn error(topic: Option<&str>, reason: &str) -> String {
         let _ = write!(s, ",\"topic\":\"{}\"", escape(t));
     }
     s.push_str(",\"reason\":\"");
-    escape_into(&mut s, reason);
+    json_escape_into(&mut s, reason);
     s.push_str("\"}");
     s
 }
@@ -135,24 +136,8 @@ pub(crate) fn error(topic: Option<&str>, reason: &str) -> String {
 /// `s` as the inside of a JSON string.
 pub(crate) fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    escape_into(&mut out, s);
+    json_escape_into(&mut out, s);
     out
-}
-
-fn escape_into(out: &mut String, s: &str) {
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
 }
 
 /// Whether a text payload is one valid JSON value (strictly: it goes into the envelope as is).

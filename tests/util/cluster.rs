@@ -163,3 +163,36 @@ impl Seen {
             .count()
     }
 }
+
+/// A publisher on its own thread, paced at about one message (`m0`, `m1`, …) per millisecond
+/// until [`Paced::stop`].
+pub struct Paced {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<(super::Ws, usize)>,
+}
+
+impl Paced {
+    /// Start publishing on `url` (`ws://…/pub/<topic>`).
+    pub fn start(url: String) -> Paced {
+        use std::sync::atomic::Ordering;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut ws = super::connect(&url);
+            let mut n = 0;
+            while !flag.load(Ordering::Relaxed) {
+                ws.send(tungstenite::Message::text(format!("m{n}"))).unwrap();
+                n += 1;
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            (ws, n)
+        });
+        Paced { stop, thread }
+    }
+
+    /// Stop; the publisher's connection and how many it sent.
+    pub fn stop(self) -> (super::Ws, usize) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.thread.join().expect("the publisher")
+    }
+}

@@ -93,16 +93,7 @@ pub(super) const CLUSTER: &[Key] = &[
     },
     Key {
         name: "backoff",
-        value: Value::Default(|| {
-            let b = c().backoff;
-            format!(
-                "{{ initial = {}, max = {}, multiplier = {:?}, jitter = {:?} }}",
-                duration(b.initial),
-                duration(b.max),
-                b.multiplier,
-                b.jitter
-            )
-        }),
+        value: Value::Default(|| super::table::backoff(&c().backoff)),
         doc: "Delays between rounds of connection attempts.",
     },
 ];

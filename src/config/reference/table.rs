@@ -594,16 +594,7 @@ const CONNECTOR: &[Key] = &[
     },
     Key {
         name: "backoff",
-        value: Value::Default(|| {
-            let b = BackoffConfig::default();
-            format!(
-                "{{ initial = {}, max = {}, multiplier = {:?}, jitter = {:?} }}",
-                duration(b.initial),
-                duration(b.max),
-                b.multiplier,
-                b.jitter
-            )
-        }),
+        value: Value::Default(|| backoff(&BackoffConfig::default())),
         doc: "Reconnect delays: initial × multiplier^(n-1) up to max, minus a random fraction \
               of at most jitter (0 to 1).",
     },
@@ -628,4 +619,15 @@ const CONNECTOR: &[Key] = &[
 fn list(items: &[String]) -> String {
     let items: Vec<String> = items.iter().map(|s| string(s)).collect();
     format!("[{}]", items.join(", "))
+}
+
+/// A backoff table as its default is written.
+pub(super) fn backoff(b: &BackoffConfig) -> String {
+    format!(
+        "{{ initial = {}, max = {}, multiplier = {:?}, jitter = {:?} }}",
+        duration(b.initial),
+        duration(b.max),
+        b.multiplier,
+        b.jitter
+    )
 }
