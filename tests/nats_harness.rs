@@ -236,12 +236,17 @@ fn a_replicated_stream_survives_a_server_restart_and_a_cluster_restart() {
         cluster.kill(1);
         assert!(!cluster.is_running(1));
         assert!(TcpStream::connect(("127.0.0.1", cluster.client_port(1))).is_err());
+        // Two of three: the stream has (or elects) a leader and takes messages.
+        cluster.wait_ready();
+        let mut c = connect(&cluster, 0);
+        assert_eq!(c.js_publish("t", b"two")["seq"], 2);
+        drop(c);
         cluster.restart(1);
         let mut c = connect(&cluster, 1);
         let info = c.js("STREAM.INFO.T", json!({}));
-        assert_eq!(info["state"]["messages"], 1, "{info}");
-        let ack = c.js_publish("t", b"two");
-        assert_eq!(ack["seq"], 2, "{ack}");
+        assert_eq!(info["state"]["messages"], 2, "{info}");
+        let ack = c.js_publish("t", b"three");
+        assert_eq!(ack["seq"], 3, "{ack}");
         drop(c);
 
         cluster.stop_all();
@@ -251,8 +256,8 @@ fn a_replicated_stream_survives_a_server_restart_and_a_cluster_restart() {
         cluster.start_all();
         let mut c = connect(&cluster, 2);
         let info = c.js("STREAM.INFO.T", json!({}));
-        assert_eq!(info["state"]["messages"], 2, "{info}");
-        assert_eq!(c.js_publish("t", b"three")["seq"], 3);
+        assert_eq!(info["state"]["messages"], 3, "{info}");
+        assert_eq!(c.js_publish("t", b"four")["seq"], 4);
         let log = std::fs::read_to_string(cluster.log_path(1)).unwrap();
         assert_eq!(log.matches("---- test harness: starting n1").count(), 3, "{log}");
     });

@@ -113,6 +113,8 @@ pub struct NatsCluster {
     opts: NatsOptions,
     pki: Option<TestPki>,
     spawner: Spawner,
+    /// The log tails are in a panic message already: Drop does not print them again.
+    tails_shown: std::cell::Cell<bool>,
 }
 
 impl NatsCluster {
@@ -132,7 +134,7 @@ impl NatsCluster {
             for i in 0..n {
                 cluster.spawn(i);
             }
-            match cluster.wait_ready() {
+            match cluster.poll_ready() {
                 Ok(()) => return cluster,
                 Err((_, true)) if attempt < 5 => attempt += 1,
                 Err((why, _)) => cluster.fail(&why),
@@ -166,7 +168,14 @@ impl NatsCluster {
                 child: None,
             })
             .collect();
-        let cluster = NatsCluster { dir, servers, opts, pki, spawner: Spawner::new(bin) };
+        let cluster = NatsCluster {
+            dir,
+            servers,
+            opts,
+            pki,
+            spawner: Spawner::new(bin),
+            tails_shown: Default::default(),
+        };
         for i in 0..n {
             std::fs::write(&cluster.servers[i].conf, cluster.config(i)).expect("write nats.conf");
         }
@@ -336,7 +345,7 @@ impl NatsCluster {
             self.kill(i);
         }
         self.spawn(i);
-        self.ensure_ready();
+        self.wait_ready();
     }
 
     /// Stop every running server gracefully (see [`NatsCluster::stop`]).
@@ -356,7 +365,7 @@ impl NatsCluster {
                 self.spawn(i);
             }
         }
-        self.ensure_ready();
+        self.wait_ready();
     }
 
     /// Wait until server `i` knows of a subscription on `subject` (exactly as subscribed, e.g.
@@ -390,7 +399,7 @@ impl NatsCluster {
 
     /// Wait until every running server is ready for JetStream (see the module's contract);
     /// `Err((why, port_taken))` when a server exited or the bound ran out.
-    fn wait_ready(&mut self) -> Result<(), (String, bool)> {
+    fn poll_ready(&mut self) -> Result<(), (String, bool)> {
         let deadline = Instant::now() + NATS_TIMEOUT;
         loop {
             match self.check_ready()? {
@@ -403,8 +412,12 @@ impl NatsCluster {
         }
     }
 
-    fn ensure_ready(&mut self) {
-        if let Err((why, _)) = self.wait_ready() {
+    /// Wait until the running servers are ready for JetStream, as [`NatsCluster::restart`]
+    /// does: for example after [`NatsCluster::kill`], until every stream that had its leader
+    /// on the killed server has a new one. Panics (with the logs) after [`NATS_TIMEOUT`], or
+    /// at once if a server exited by itself; a group that lost its quorum never gets ready.
+    pub fn wait_ready(&mut self) {
+        if let Err((why, _)) = self.poll_ready() {
             self.fail(&why);
         }
     }
@@ -460,6 +473,7 @@ impl NatsCluster {
 
     /// Panic with `why` and the tail of every server's log.
     fn fail(&self, why: &str) -> ! {
+        self.tails_shown.set(true);
         panic!("{why}\n{}", self.log_tails())
     }
 
@@ -484,7 +498,7 @@ impl NatsCluster {
 
 impl Drop for NatsCluster {
     fn drop(&mut self) {
-        if std::thread::panicking() {
+        if std::thread::panicking() && !self.tails_shown.get() {
             eprintln!("NATS cluster logs at the panic:\n{}", self.log_tails());
         }
         for s in &mut self.servers {
