@@ -157,14 +157,20 @@ impl FrameReader {
 
     /// Accept compressed messages as negotiated (`Receive::Off`: refuse RSV1, the default).
     /// Set once, when the connection opens.
-    #[allow(dead_code)] // Until the reactor calls it at the upgrade.
     pub(crate) fn set_receive(&mut self, receive: Receive) {
         self.receive = receive;
         self.own = None;
     }
 
+    /// How compressed messages are received (`Receive::Off`: permessage-deflate was not
+    /// negotiated).
+    pub(crate) fn receive(&self) -> Receive {
+        self.receive
+    }
+
     /// [`FrameReader::process_with`] without the reactor's inflating state: a compressed
     /// message (only possible after [`FrameReader::set_receive`]) gets a temporary one.
+    #[cfg(any(test, feature = "fuzzing"))]
     pub(crate) fn process<F>(
         &mut self,
         buf: &mut [u8],
@@ -474,7 +480,6 @@ pub(crate) fn encode_frame(
 /// Append one frame of a compressed message (RSV1 set, permessage-deflate): `compressed` is
 /// the compressor's output (the trailing `00 00 ff ff` already removed). Only for peers that
 /// negotiated the extension; `opcode` is the message's own (text stays text).
-#[allow(dead_code)] // Until the reactor's fan-out calls it.
 pub(crate) fn encode_compressed_frame(
     out: &mut Vec<u8>,
     opcode: OpCode,

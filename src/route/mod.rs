@@ -6,7 +6,9 @@
 //!                                             ├─▶ pipelines reading the topic: Pool::push (pipes.rs)
 //!                                             └─▶ fan-out (fanout.rs): offsets, history (stream.rs,
 //!                                                 history.rs), the batch shared once by every
-//!                                                 subscriber's queue in each format, the topic's
+//!                                                 subscriber's queue in each format (and, for
+//!                                                 subscribers with permessage-deflate, in each
+//!                                                 compressed variant: compressed.rs), the topic's
 //!                                                 slow-consumer policy (subscriber.rs), the sinks
 //!  results of the workers ──▶ Router::drain_results ──▶ Batch ──▶ the same publish
 //!  a new subscription ──▶ Router::subscribe (subscribe.rs): live, last N, or a resume
@@ -18,6 +20,7 @@
 //! the reactor applies the slow-consumer policy. Everything here runs on the reactor thread.
 
 mod batch;
+mod compressed;
 pub(crate) mod envelope;
 mod fanout;
 mod history;
@@ -37,8 +40,10 @@ pub(crate) use topics::Topics;
 use std::collections::BTreeSet;
 use std::time::Instant;
 
+use crate::config::CompressionConfig;
 use crate::conn::Conns;
 use crate::connector::table::Connectors;
+use crate::deflate::Deflater;
 use crate::metrics::{TopicStats, TopicTable};
 use crate::topic::TopicId;
 use crate::worker::Pool;
@@ -90,15 +95,19 @@ pub(crate) struct Router {
     /// Scratch buffers: the envelopes of a batch, one envelope's JSON.
     envelopes: Vec<u8>,
     json: String,
+    /// The one compressor of permessage-deflate, for every topic and connection (the fan-out,
+    /// replays, `/echo`).
+    pub(crate) deflate: Deflater,
 }
 
 impl Router {
     /// An empty router with at most `max_topic_series` per-topic series, the topics'
-    /// delivery settings, and the bound on their history.
+    /// delivery settings, the bound on their history, and how it compresses.
     pub(crate) fn new(
         max_topic_series: usize,
         policies: Policies,
         max_history_bytes: usize,
+        compression: &CompressionConfig,
     ) -> Router {
         Router {
             topics: Topics::default(),
@@ -114,6 +123,7 @@ impl Router {
             oldest: BTreeSet::new(),
             envelopes: Vec::new(),
             json: String::new(),
+            deflate: Deflater::new(compression),
         }
     }
 
@@ -222,7 +232,8 @@ impl Router {
                 stamp: crate::conn::out::Stamp::NONE,
             };
             let series = &mut self.series.counters[t.series];
-            if !fanout::catch_up(sub, &d, None, out, series) {
+            let deflate = t.policy.compression.then_some(&mut self.deflate);
+            if !fanout::catch_up(sub, &d, None, deflate, out, series) {
                 out.conns.owe(key);
             }
         }

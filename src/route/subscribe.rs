@@ -7,9 +7,15 @@
 //! `offset+1..=top` (then live messages, with no duplicate and no hole), or `recovered:false`
 //! with a reason and live messages only. Never a partial replay: a replay that does not fit the
 //! subscriber's queue whole is refused as `too_many`, like one over `max_recovery`.
+//!
+//! A subscriber that negotiated permessage-deflate gets its replay compressed, message by
+//! message, with the relay's one compressor (newest first, and no more than its queue can
+//! take): what a reconnecting page on a slow link catches up on is where bytes matter most.
+//! The work is bounded by the subscriber's queue bound (and `max_recovery`).
 
 use std::sync::Arc;
 
+use super::compressed;
 use super::envelope::{self, Publication};
 use super::stream::{Epoch, Item};
 use super::subscriber::Subscriber;
@@ -47,6 +53,8 @@ pub(crate) struct Join<'a> {
     pub(crate) conn: usize,
     pub(crate) envelope: bool,
     pub(crate) start: Start,
+    /// The window (bits) the connection agreed on for permessage-deflate, if it did.
+    pub(crate) deflate: Option<u8>,
 }
 
 impl Router {
@@ -57,6 +65,7 @@ impl Router {
         let t = self.topics.get(id);
         let (epoch, top, oldest) = (t.stream.epoch, t.stream.top(), t.stream.oldest());
         let (name, max_recovery) = (t.name.clone(), t.policy.max_recovery);
+        let compress = join.deflate.filter(|_| t.policy.compression);
         let ended = self.topics.ended(&name);
         let room = out.conns.room(join.conn);
         let mut start = Vec::new();
@@ -67,7 +76,10 @@ impl Router {
             Start::Live => {}
             Start::Last(n) => {
                 let from = oldest.max((top + 1).saturating_sub(n)).max(1);
-                let chunks = self.replay(id, from, top, join.envelope);
+                let mut chunks = self.replay(id, from, top, join.envelope);
+                if let Some(bits) = compress {
+                    self.compress_replay(&mut chunks, bits, room);
+                }
                 // The newest that fit (with the `subscribed` message before them).
                 let mut len = 128 + name.len();
                 let fit = chunks.iter().rev().take_while(|(_, c)| {
@@ -88,7 +100,10 @@ impl Router {
                 let answer = match answer {
                     Resume::Recovered { from, to } => {
                         let head = envelope::recovered(&name, epoch, from, to);
-                        let replay = self.replay(id, from, to, true);
+                        let mut replay = self.replay(id, from, to, true);
+                        if let Some(bits) = compress {
+                            self.compress_replay(&mut replay, bits, room);
+                        }
                         let bytes: usize = replay.iter().map(|(_, c)| c.len()).sum();
                         if head.len() + 8 + bytes > room {
                             Resume::Refused("too_many")
@@ -116,8 +131,23 @@ impl Router {
             }
             out.conns.mark_dirty(join.conn);
         }
-        let slot = self.topics.subscribe(id, Subscriber::new(join.conn, join.envelope));
+        let mut sub = Subscriber::new(join.conn, join.envelope);
+        sub.deflate = join.deflate;
+        let slot = self.topics.subscribe(id, sub);
         (id, slot)
+    }
+
+    /// Compress replayed chunks for a subscriber that agreed on `window_bits`, newest first,
+    /// until they pass `room` bytes (older ones would not be sent: they do not fit).
+    fn compress_replay(&mut self, chunks: &mut [(u64, Vec<u8>)], window_bits: u8, room: usize) {
+        let mut len = 0;
+        for (_, chunk) in chunks.iter_mut().rev() {
+            compressed::recode_in_place(&mut self.deflate, chunk, window_bits);
+            len += chunk.len();
+            if len > room {
+                break;
+            }
+        }
     }
 
     /// The frames of offsets `from..=to` of `topic`'s history, one buffer per offset with its

@@ -12,7 +12,7 @@ use std::fmt::Write;
 
 use super::latency::{Latency, BUCKETS_NS};
 use crate::metrics::Stats;
-use subsystems::{connectors, pipelines, workers};
+use subsystems::{compression, connectors, pipelines, workers};
 
 /// The `Content-Type` of the exposition.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -203,6 +203,7 @@ pub fn render(s: &Stats) -> String {
     workers(w, s);
     pipelines(w, s);
     connectors(w, s);
+    compression(w, s);
 
     histogram(
         w,
@@ -255,7 +256,7 @@ pub(super) fn breakdown<'a>(
 }
 
 /// A counter family with one label: `name{key="value"} n` for each pair.
-fn labelled<const N: usize>(
+pub(super) fn labelled<const N: usize>(
     w: &mut String,
     name: &str,
     help: &str,
