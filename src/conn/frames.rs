@@ -80,8 +80,9 @@ impl CloseReason {
 /// A complete event read from the peer, handed to the connection's handler.
 #[derive(Debug)]
 pub(crate) enum Event<'a> {
-    /// A whole data message (reassembled if it was fragmented).
-    Message { text: bool, payload: &'a [u8] },
+    /// A whole data message (reassembled if it was fragmented; inflated if it arrived
+    /// `compressed`, permessage-deflate).
+    Message { text: bool, payload: &'a [u8], compressed: bool },
     /// A ping; the handler answers it with a pong carrying the same payload.
     Ping(&'a [u8]),
     /// A pong (any payload).
@@ -331,7 +332,7 @@ impl FrameReader {
                             "invalid UTF-8 in text message",
                         ));
                     }
-                    return Ok(handler(Event::Message { text, payload }));
+                    return Ok(handler(Event::Message { text, payload, compressed: false }));
                 }
                 let mut frag = Fragments::new(text, None);
                 frag.append(payload, limits)?;
@@ -357,7 +358,11 @@ impl FrameReader {
                 if frag.text && frag.utf8_ok != frag.buf.len() {
                     return Err(CloseReason::new(CLOSE_INVALID, "invalid UTF-8 in text message"));
                 }
-                Ok(handler(Event::Message { text: frag.text, payload: &frag.buf }))
+                Ok(handler(Event::Message {
+                    text: frag.text,
+                    payload: &frag.buf,
+                    compressed: false,
+                }))
             }
             OpCode::Control(Control::Ping) => Ok(handler(Event::Ping(payload))),
             OpCode::Control(Control::Pong) => Ok(handler(Event::Pong)),

@@ -3,8 +3,8 @@
 //! frame a peer with a given window receives.
 //!
 //! The fan-out asks it once per message per window size in use (`route/compressed.rs` keeps
-//! the result of a batch for every later subscriber with that window), `/echo` once per reply,
-//! replays once per replayed message. Messages shorter than `[compression] min_size`, messages
+//! the result of a batch for every later subscriber with that window), replays once per
+//! replayed message, `/echo` once per compressed message it answers. Messages shorter than `[compression] min_size`, messages
 //! that do not get smaller, and messages the compressor fails on are sent as they are (RFC 7692
 //! lets a sender leave any message uncompressed, so mixing is always valid); each case is
 //! counted.
@@ -62,6 +62,26 @@ impl Deflater {
                 self.compressor.counters.compress_failed += 1;
                 frames::encode_frame(out, opcode, payload, None);
                 false
+            }
+        }
+    }
+
+    /// Append `payload` as one compressed frame whatever its size (`/echo` answers a
+    /// compressed message compressed); uncompressed only if the compressor fails.
+    pub(crate) fn push_compressed(
+        &mut self,
+        out: &mut Vec<u8>,
+        text: bool,
+        payload: &[u8],
+        window_bits: u8,
+    ) {
+        let opcode = frames::data_opcode(text);
+        match self.compressor.compress(payload, window_bits) {
+            Ok(z) => frames::encode_compressed_frame(out, opcode, z, None),
+            Err(e) => {
+                log::debug!("{e}; the message goes uncompressed");
+                self.compressor.counters.compress_failed += 1;
+                frames::encode_frame(out, opcode, payload, None);
             }
         }
     }

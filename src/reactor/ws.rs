@@ -9,7 +9,8 @@
 //!
 //! With permessage-deflate negotiated, compressed messages are inflated as they are parsed
 //! (the reactor's shared inflater, or the connection's own when its peer keeps its context)
-//! and take the same path as any other; echoes are compressed with the relay's compressor.
+//! and take the same path as any other. `/echo` answers each message as it came: compressed
+//! (with the relay's compressor) if it arrived compressed, uncompressed otherwise.
 
 use std::time::Instant;
 
@@ -106,17 +107,16 @@ impl Reactor {
         let mut parsed = Parsed::default();
         let result = open.reader.process_with(data, &self.policy.frame_limits, inflate, |event| {
             match event {
-                Event::Message { text, payload } => match sink {
+                Event::Message { text, payload, compressed } => match sink {
                     Sink::Discard => parsed.ignored += 1,
                     Sink::Commands if text && parsed.commands.len() < MAX_COMMANDS => {
                         parsed.commands.push(payload.to_vec())
                     }
                     Sink::Commands => parsed.ignored += 1,
                     Sink::Echo => {
-                        match deflate {
-                            Some(bits) => {
-                                deflater.push_message(reply, text, payload, bits);
-                            }
+                        // Echoed as it came: compressed if it arrived compressed.
+                        match deflate.filter(|_| compressed) {
+                            Some(bits) => deflater.push_compressed(reply, text, payload, bits),
                             None => frames::encode_frame(
                                 reply,
                                 frames::data_opcode(text),
