@@ -94,7 +94,15 @@ impl Conns {
     pub(crate) fn owe(&mut self, key: usize) {
         if let Some(conn) = self.slab.get_mut(key) {
             conn.owed = true;
+            // Flushed at the end of this iteration: a queue that is already empty (a batch
+            // larger than the whole bound) counts as drained then, not at the next write.
+            self.mark_dirty(key);
         }
+    }
+
+    /// Bytes queued for connection `key` (0 if it is gone).
+    pub(crate) fn queued(&self, key: usize) -> usize {
+        self.slab.get(key).map_or(0, |c| c.out.queued())
     }
 
     /// Queue a control frame to `key` within its bound plus the control reserve.

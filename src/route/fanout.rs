@@ -276,10 +276,15 @@ pub(super) fn catch_up(
     if owed.len() + next_len > room {
         return false;
     }
+    let owed_bytes = owed.len() as u64;
     if !owed.is_empty() && out.conns.queue(sub.conn, Arc::from(owed), Stamp::NONE).is_err() {
         return false;
     }
-    series.messages_out += count;
+    if count > 0 {
+        // Held values are messages like any other (a `gap` is a control message).
+        series.messages_out += count;
+        series.bytes_out += owed_bytes;
+    }
     sub.behind = None;
     if let Some(f) = next {
         if out.conns.queue(sub.conn, f.clone(), d.stamp).is_ok() {

@@ -232,10 +232,19 @@ impl Router {
                 stamp: crate::conn::out::Stamp::NONE,
             };
             let series = &mut self.series.counters[t.series];
+            let before = (series.messages_out, series.bytes_out);
             let deflate = t.policy.compression.then_some(&mut self.deflate);
             if !fanout::catch_up(sub, &d, None, deflate, out, series) {
-                out.conns.owe(key);
+                if out.conns.queued(key) == 0 {
+                    // What it is owed does not fit even its empty queue: it cannot catch up.
+                    series.drops.slow_consumer += 1;
+                    out.slow.push(key);
+                } else {
+                    out.conns.owe(key);
+                }
             }
+            self.counters.messages_out += series.messages_out - before.0;
+            self.counters.bytes_out += series.bytes_out - before.1;
         }
     }
 
