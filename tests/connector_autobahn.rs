@@ -46,7 +46,11 @@ fn one_shot(name: &str, url: &str, topic: &str, compression: bool) -> Connector 
 
 /// Serve `cases` with kosoku's fuzzing server and run each with a one-shot connector (offering
 /// permessage-deflate if `compression`); returns (case count, verdicts by case id).
-fn run_client(cases: &[&str], report: &str, compression: bool) -> BTreeMap<String, (String, String)> {
+fn run_client(
+    cases: &[&str],
+    report: &str,
+    compression: bool,
+) -> BTreeMap<String, (String, String)> {
     let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let mut server = Command::new(util::python::python())
         .arg(dir.join("tests/autobahn/fuzzingserver.py"))
@@ -160,6 +164,9 @@ fn autobahn_client_compression() {
             .filter(|(_, (b, c))| !util::autobahn::compression_verdict_ok(b, c))
             .map(|(id, (b, c))| format!("{id}: {b} / {c}"))
             .collect();
-        assert!(refused.is_empty(), "cases not allowed: {refused:?} (see target/autobahn/client-12-13)");
+        assert!(
+            refused.is_empty(),
+            "cases not allowed: {refused:?} (see target/autobahn/client-12-13)"
+        );
     });
 }

@@ -13,7 +13,6 @@ mod util;
 use std::path::Path;
 use std::time::Duration;
 
-use sluice::Config;
 use tungstenite::Message;
 use util::browser::{prerequisites, Driver};
 use util::deflate::json_message;
@@ -28,8 +27,7 @@ fn chromium_negotiates_permessage_deflate_and_gets_large_json_intact() {
         return;
     }
     watchdog(300, || {
-        let mut config = Config::default();
-        config.listen = "127.0.0.1:0".parse().unwrap();
+        let mut config = util::test_config();
         config.metrics.dashboard = false;
         config.web.static_dir =
             Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/pages"));

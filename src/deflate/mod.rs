@@ -33,7 +33,8 @@ mod inflate;
 mod negotiate;
 mod stats;
 
-#[cfg(any(test, feature = "fuzzing"))]
+// Tests only (perf/deflate-bench includes the file by path).
+#[cfg(test)]
 pub(crate) mod distance;
 
 pub(crate) use compress::Compressor;
