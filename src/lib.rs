@@ -43,9 +43,6 @@ pub mod config;
 mod conn;
 pub mod connector;
 mod dashboard;
-// The reactor calls into it at the upgrade, at fan-out and on the read path once wired; until
-// then parts are used by tests only.
-#[allow(dead_code, unused_imports)]
 mod deflate;
 mod endpoint;
 pub mod error;
@@ -74,7 +71,7 @@ pub use dashboard::FEED_PATH;
 pub use endpoint::{Endpoint, HttpHandler};
 pub use error::{ConfigError, Error, HandleError, StaticError, TopicError};
 pub use handle::{Handle, HistoryEntry, Message, TopicHistory, PUBLISH_TIMEOUT};
-pub use metrics::{ClusterStats, PipelineStats, QueueStats, Stats};
+pub use metrics::{ClusterStats, CompressionStats, PipelineStats, QueueStats, Stats};
 pub use ops::{
     Aggregate, Aggregates, Emitter, EventTime, Operator, Pipeline, PipelineCounters, PipelineError,
     Record, Sources, TextOp, TimeMode, Window,

@@ -8,6 +8,7 @@
 //! slow = "latest"                        # close | skip | latest
 //! key = ".sym"                           # latest: the latest value per key (a jq path)
 //! max_keys = 10000                       # latest: keys held per subscriber; past it: close
+//! compression = true                     # permessage-deflate for its subscribers that agreed
 //! ```
 //!
 //! The first table whose pattern matches a topic's name applies to it; a topic no table
@@ -84,6 +85,11 @@ pub struct TopicConfig {
     /// With `slow = "latest"`: keys held per behind subscriber; past it the subscriber is
     /// closed. Default 10000.
     pub max_keys: usize,
+    /// Compress its messages for subscribers that negotiated permessage-deflate (when
+    /// `[compression]` is enabled; messages below `min_size` go uncompressed anyway). Default
+    /// `true`; `false` sends them uncompressed to everyone (payloads that are already
+    /// compressed, or tiny ticks where every microsecond counts).
+    pub compression: bool,
 }
 
 impl Default for TopicConfig {
@@ -95,6 +101,7 @@ impl Default for TopicConfig {
             slow: SlowPolicy::Close,
             key: None,
             max_keys: 10_000,
+            compression: true,
         }
     }
 }

@@ -24,6 +24,8 @@ pub(crate) struct Client {
     /// Publisher id for pipelines' per-publisher order, stable across reconnects.
     pub(crate) publisher: u64,
     pub(crate) subprotocol: Option<Box<str>>,
+    /// The handshake offers permessage-deflate (what the upstream sends may be compressed).
+    pub(crate) compression: bool,
     pub(crate) connect_timeout: Duration,
     pub(crate) ping_interval: Duration,
     pub(crate) stall_timeout: Duration,
@@ -97,6 +99,7 @@ mod tests {
             publish_to: None,
             publisher: 0,
             subprotocol: None,
+            compression: false,
             connect_timeout: Duration::from_secs(1),
             ping_interval: Duration::from_secs(ping),
             stall_timeout: Duration::from_secs(stall),

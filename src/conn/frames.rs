@@ -80,8 +80,9 @@ impl CloseReason {
 /// A complete event read from the peer, handed to the connection's handler.
 #[derive(Debug)]
 pub(crate) enum Event<'a> {
-    /// A whole data message (reassembled if it was fragmented).
-    Message { text: bool, payload: &'a [u8] },
+    /// A whole data message (reassembled if it was fragmented; inflated if it arrived
+    /// `compressed`, permessage-deflate).
+    Message { text: bool, payload: &'a [u8], compressed: bool },
     /// A ping; the handler answers it with a pong carrying the same payload.
     Ping(&'a [u8]),
     /// A pong (any payload).
@@ -157,14 +158,20 @@ impl FrameReader {
 
     /// Accept compressed messages as negotiated (`Receive::Off`: refuse RSV1, the default).
     /// Set once, when the connection opens.
-    #[allow(dead_code)] // Until the reactor calls it at the upgrade.
     pub(crate) fn set_receive(&mut self, receive: Receive) {
         self.receive = receive;
         self.own = None;
     }
 
+    /// How compressed messages are received (`Receive::Off`: permessage-deflate was not
+    /// negotiated).
+    pub(crate) fn receive(&self) -> Receive {
+        self.receive
+    }
+
     /// [`FrameReader::process_with`] without the reactor's inflating state: a compressed
     /// message (only possible after [`FrameReader::set_receive`]) gets a temporary one.
+    #[cfg(any(test, feature = "fuzzing"))]
     pub(crate) fn process<F>(
         &mut self,
         buf: &mut [u8],
@@ -325,7 +332,7 @@ impl FrameReader {
                             "invalid UTF-8 in text message",
                         ));
                     }
-                    return Ok(handler(Event::Message { text, payload }));
+                    return Ok(handler(Event::Message { text, payload, compressed: false }));
                 }
                 let mut frag = Fragments::new(text, None);
                 frag.append(payload, limits)?;
@@ -351,7 +358,11 @@ impl FrameReader {
                 if frag.text && frag.utf8_ok != frag.buf.len() {
                     return Err(CloseReason::new(CLOSE_INVALID, "invalid UTF-8 in text message"));
                 }
-                Ok(handler(Event::Message { text: frag.text, payload: &frag.buf }))
+                Ok(handler(Event::Message {
+                    text: frag.text,
+                    payload: &frag.buf,
+                    compressed: false,
+                }))
             }
             OpCode::Control(Control::Ping) => Ok(handler(Event::Ping(payload))),
             OpCode::Control(Control::Pong) => Ok(handler(Event::Pong)),
@@ -474,7 +485,6 @@ pub(crate) fn encode_frame(
 /// Append one frame of a compressed message (RSV1 set, permessage-deflate): `compressed` is
 /// the compressor's output (the trailing `00 00 ff ff` already removed). Only for peers that
 /// negotiated the extension; `opcode` is the message's own (text stays text).
-#[allow(dead_code)] // Until the reactor's fan-out calls it.
 pub(crate) fn encode_compressed_frame(
     out: &mut Vec<u8>,
     opcode: OpCode,

@@ -150,6 +150,9 @@ pub(crate) struct Open {
     pub(crate) expires: Option<Instant>,
     /// Inbound rate limit: the theoretical arrival time of the next message (GCRA).
     pub(crate) rate_tat: Instant,
+    /// permessage-deflate on an accepted connection: the window (bits) what we send it is
+    /// compressed with (`None`: not negotiated; a connector never compresses).
+    pub(crate) deflate: Option<u8>,
 }
 
 impl Open {
@@ -165,6 +168,7 @@ impl Open {
             ping_sent: None,
             expires: None,
             rate_tat: now,
+            deflate: None,
         }
     }
 

@@ -88,6 +88,7 @@ impl std::error::Error for HandshakeError {}
 
 /// The upgrade request for `url` with `key` (base64 of 16 random bytes), offering no
 /// extension.
+#[cfg(test)]
 pub(crate) fn request(
     url: &WsUrl,
     key: &str,
@@ -180,6 +181,7 @@ pub(crate) struct Upgraded {
 
 /// Check the response head at the start of `buf`, no extension offered. `Ok(None)`: not
 /// complete yet; `Ok(Some(len))`: a valid upgrade whose head is `len` bytes.
+#[cfg(test)]
 pub(crate) fn check_response(
     buf: &[u8],
     accept: &str,

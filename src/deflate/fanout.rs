@@ -1,48 +1,103 @@
-//! The compressed frames of one message for its subscribers: compressed the first time a window
-//! size is asked for, the same shared bytes for every later subscriber with that window.
+//! The compressing side of the fan-out: one [`Deflater`] for the whole relay (every topic, every
+//! connection), which decides per message whether it is worth compressing and appends the
+//! frame a peer with a given window receives.
 //!
-//! The fan-out makes one [`SharedFrames`] per message, asks it for the frame of each subscriber
-//! that negotiated compression, and queues the returned `Arc` (a reference count increment, as
-//! for the uncompressed frame). Whether the message is worth compressing at all
-//! (`[compression] min_size`) is decided before; a failed compression returns `None`: send the
-//! uncompressed frame, which RFC 7692 always allows.
+//! The fan-out asks it once per message per window size in use (`route/compressed.rs` keeps
+//! the result of a batch for every later subscriber with that window), replays once per
+//! replayed message, `/echo` once per compressed message it answers. Messages shorter than `[compression] min_size`, messages
+//! that do not get smaller, and messages the compressor fails on are sent as they are (RFC 7692
+//! lets a sender leave any message uncompressed, so mixing is always valid); each case is
+//! counted.
 
-use std::sync::Arc;
-
-use super::{backend_bits, Compressor};
+use super::{Compressor, Counters};
+use crate::config::CompressionConfig;
 use crate::conn::frames;
 
-/// One message's compressed frames, by window size (9..=15 bits), made on demand.
+/// The relay's compressor, with the size below which messages are left alone.
 #[derive(Debug)]
-pub(crate) struct SharedFrames<'a> {
-    payload: &'a [u8],
-    text: bool,
-    /// Index `bits - 9`; `Some(None)`: compression failed for that window.
-    frames: [Option<Option<Arc<[u8]>>>; 7],
+pub(crate) struct Deflater {
+    compressor: Compressor,
+    min_size: usize,
 }
 
-impl<'a> SharedFrames<'a> {
-    /// Nothing is compressed until a subscriber asks.
-    pub(crate) fn new(payload: &'a [u8], text: bool) -> SharedFrames<'a> {
-        SharedFrames { payload, text, frames: Default::default() }
+impl Deflater {
+    /// A deflater for `[compression]`; no DEFLATE stream exists until the first message.
+    pub(crate) fn new(config: &CompressionConfig) -> Deflater {
+        Deflater { compressor: Compressor::new(config.level), min_size: config.min_size }
     }
 
-    /// The frame (header with RSV1, compressed payload) for a subscriber that agreed on
-    /// `window_bits`; `None` if compression failed.
-    pub(crate) fn get(
+    /// What it did: messages and bytes compressed, time spent, messages left uncompressed.
+    pub(crate) fn counters(&self) -> Counters {
+        self.compressor.counters
+    }
+
+    /// Append `payload` as one unmasked frame for a peer that agreed on `window_bits`:
+    /// compressed (RSV1 set) if it is at least `min_size` bytes and gets smaller, else as it
+    /// is. Returns true if it went compressed.
+    pub(crate) fn push_message(
         &mut self,
-        compressor: &mut Compressor,
+        out: &mut Vec<u8>,
+        text: bool,
+        payload: &[u8],
         window_bits: u8,
-    ) -> Option<Arc<[u8]>> {
-        let (payload, text) = (self.payload, self.text);
-        self.frames[(backend_bits(window_bits) - 9) as usize]
-            .get_or_insert_with(|| {
-                let z = compressor.compress(payload, window_bits).ok()?;
-                let mut frame = Vec::with_capacity(z.len() + 10);
-                frames::encode_compressed_frame(&mut frame, frames::data_opcode(text), z, None);
-                Some(Arc::from(frame))
-            })
-            .clone()
+    ) -> bool {
+        let opcode = frames::data_opcode(text);
+        if payload.len() < self.min_size {
+            self.compressor.counters.uncompressed_small += 1;
+            frames::encode_frame(out, opcode, payload, None);
+            return false;
+        }
+        match self.compressor.compress(payload, window_bits) {
+            Ok(z) if z.len() < payload.len() => {
+                frames::encode_compressed_frame(out, opcode, z, None);
+                true
+            }
+            Ok(_) => {
+                self.compressor.counters.uncompressed_incompressible += 1;
+                frames::encode_frame(out, opcode, payload, None);
+                false
+            }
+            Err(e) => {
+                log::debug!("{e}; the message goes uncompressed");
+                self.compressor.counters.compress_failed += 1;
+                frames::encode_frame(out, opcode, payload, None);
+                false
+            }
+        }
+    }
+
+    /// Append `payload` as one compressed frame whatever its size (`/echo` answers a
+    /// compressed message compressed); uncompressed only if the compressor fails.
+    pub(crate) fn push_compressed(
+        &mut self,
+        out: &mut Vec<u8>,
+        text: bool,
+        payload: &[u8],
+        window_bits: u8,
+    ) {
+        let opcode = frames::data_opcode(text);
+        match self.compressor.compress(payload, window_bits) {
+            Ok(z) => frames::encode_compressed_frame(out, opcode, z, None),
+            Err(e) => {
+                log::debug!("{e}; the message goes uncompressed");
+                self.compressor.counters.compress_failed += 1;
+                frames::encode_frame(out, opcode, payload, None);
+            }
+        }
+    }
+
+    /// Append every message of `messages` as [`Deflater::push_message`] does. Returns how
+    /// many went compressed.
+    pub(crate) fn push_messages<'a>(
+        &mut self,
+        out: &mut Vec<u8>,
+        messages: impl IntoIterator<Item = (bool, &'a [u8])>,
+        window_bits: u8,
+    ) -> usize {
+        messages
+            .into_iter()
+            .filter(|&(text, payload)| self.push_message(out, text, payload, window_bits))
+            .count()
     }
 }
 
@@ -52,54 +107,72 @@ mod tests {
     use crate::conn::frames::{Event, Flow, FrameLimits, FrameReader, Role};
     use crate::deflate::{Inflate, Receive};
 
-    #[test]
-    fn one_compression_per_window_whatever_the_subscribers() {
-        let message = "{\"symbol\":\"BTC-USD\",\"bid\":101250.5,\"ask\":101251.0}".repeat(20);
-        let mut compressor = Compressor::new(2);
-        let mut shared = SharedFrames::new(message.as_bytes(), true);
-        // 100 subscribers: most with the full window, some asked for 10 bits, one for 8 (→ 9).
-        let windows: Vec<u8> = (0..100)
-            .map(|i| {
-                if i % 10 == 3 {
-                    10
-                } else if i == 50 {
-                    8
-                } else {
-                    15
-                }
-            })
-            .collect();
-        let got: Vec<Arc<[u8]>> =
-            windows.iter().map(|&w| shared.get(&mut compressor, w).unwrap()).collect();
-        assert_eq!(compressor.counters.compressed_messages, 3, "15, 10 and 9 bits");
-        for (i, frame) in got.iter().enumerate() {
-            let same = windows.iter().position(|&w| w == windows[i]).unwrap();
-            assert!(Arc::ptr_eq(frame, &got[same]), "subscriber {i} shares the bytes");
-        }
-        // Each variant is a valid compressed frame of the message for a reader.
+    /// Read frames as a client with the extension negotiated: (compressed?, payload) per
+    /// message.
+    fn read(bytes: &[u8]) -> Vec<(bool, Vec<u8>)> {
         let limits = FrameLimits {
             max_frame: 1 << 20,
             max_message: 1 << 20,
             max_fragments: 1,
             max_empty_fragments: 0,
         };
+        let mut reader = FrameReader::new(Role::Client);
+        reader.set_receive(Receive::NoContext);
         let mut inflate = Inflate::new();
-        for frame in [&got[0], &got[3], &got[50]] {
-            assert_eq!(frame[0], 0x80 | 0x40 | 0x01, "FIN, RSV1, text");
-            assert!(frame.len() < message.len() / 4);
-            let mut reader = FrameReader::new(Role::Client);
-            reader.set_receive(Receive::NoContext);
-            let mut bytes = frame.to_vec();
-            let mut text = String::new();
-            reader
-                .process_with(&mut bytes, &limits, Some(&mut inflate), |e| {
-                    if let Event::Message { text: true, payload } = e {
-                        text = String::from_utf8(payload.to_vec()).unwrap();
-                    }
-                    Flow::Continue
-                })
-                .unwrap();
-            assert_eq!(text, message);
+        let mut buf = bytes.to_vec();
+        let mut got = Vec::new();
+        let progress = reader
+            .process_with(&mut buf, &limits, Some(&mut inflate), |e| {
+                if let Event::Message { payload, .. } = e {
+                    got.push(payload.to_vec());
+                }
+                Flow::Continue
+            })
+            .unwrap();
+        assert_eq!(progress.consumed, bytes.len());
+        // RSV1 of each frame (every frame here is a whole message).
+        let mut flags = Vec::new();
+        let mut rest = bytes;
+        while let [b0, b1, ..] = *rest {
+            let (len, head) = match b1 & 0x7f {
+                126 => (usize::from(u16::from_be_bytes([rest[2], rest[3]])), 4),
+                127 => (u64::from_be_bytes(rest[2..10].try_into().unwrap()) as usize, 10),
+                n => (usize::from(n), 2),
+            };
+            flags.push(b0 & 0x40 != 0);
+            rest = &rest[head + len..];
         }
+        flags.into_iter().zip(got).collect()
+    }
+
+    #[test]
+    fn small_and_incompressible_messages_go_as_they_are() {
+        let config = CompressionConfig { min_size: 64, ..CompressionConfig::default() };
+        let mut d = Deflater::new(&config);
+        let big = "{\"symbol\":\"BTC-USD\",\"bid\":101250.5,\"ask\":101251.0}".repeat(20);
+        // Random bytes: DEFLATE cannot make them smaller.
+        let mut x = 0x2545_f491u32;
+        let noise: Vec<u8> = (0..300)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                (x >> 11) as u8
+            })
+            .collect();
+        let mut out = Vec::new();
+        let n = d.push_messages(
+            &mut out,
+            [(true, big.as_bytes()), (true, &b"tick"[..]), (false, &noise[..])],
+            15,
+        );
+        assert_eq!(n, 1);
+        let got = read(&out);
+        let want = [(true, big.clone().into_bytes()), (false, b"tick".to_vec()), (false, noise)];
+        assert_eq!(got, want);
+        let c = d.counters();
+        assert_eq!((c.compressed_messages, c.uncompressed_small), (2, 1));
+        assert_eq!(c.uncompressed_incompressible, 1);
+        assert_eq!(c.compressed_bytes_in, (big.len() + 300) as u64);
     }
 }

@@ -12,9 +12,9 @@
 //!   per-connection state. An offer that cannot be honoured is declined — the upgrade goes on
 //!   without compression; it never fails because of an extension.
 //! - **Compression** ([`Compressor`]) runs once per message per window size, not per
-//!   subscriber, into a reused buffer; it holds no per-connection state. [`SharedFrames`] makes
-//!   one message's compressed frames on demand for the fan-out. Whether a message is worth
-//!   compressing (`[compression] min_size`) is the caller's decision.
+//!   subscriber, into a reused buffer; it holds no per-connection state. [`Deflater`] wraps it for
+//!   the fan-out, `/echo` and replays: it leaves messages below `[compression] min_size` (and
+//!   those that would not shrink) uncompressed, and appends each message's frame.
 //! - **Inflation** ([`Inflate`], [`Inflater`]) counts every inflated byte against
 //!   `max_message_size` as it is produced: a message that would inflate past it is refused
 //!   (close `1009`) with no more than the limit allocated; a stream that is not valid DEFLATE
@@ -33,11 +33,12 @@ mod inflate;
 mod negotiate;
 mod stats;
 
-#[cfg(any(test, feature = "fuzzing"))]
+// Tests only (perf/deflate-bench includes the file by path).
+#[cfg(test)]
 pub(crate) mod distance;
 
-pub(crate) use compress::{CompressError, Compressor};
-pub(crate) use fanout::SharedFrames;
+pub(crate) use compress::Compressor;
+pub(crate) use fanout::Deflater;
 pub(crate) use inflate::{Inflate, InflateError, Inflater};
 pub(crate) use negotiate::{
     accept_response, negotiate, switching_protocols, Agreed, Negotiation, CLIENT_OFFER,

@@ -212,14 +212,21 @@ pub(crate) fn accept_response<'a>(
     })
 }
 
-/// The `101 Switching Protocols` head, with the extension answer when one was agreed.
-pub(crate) fn switching_protocols(accept: &str, agreed: Option<&Agreed>) -> Vec<u8> {
+/// The `101 Switching Protocols` head, with `extra` headers (a chosen subprotocol) and the
+/// extension answer when one was agreed.
+pub(crate) fn switching_protocols(
+    accept: &str,
+    agreed: Option<&Agreed>,
+    extra: &[(&str, &str)],
+) -> Vec<u8> {
     match agreed {
         Some(a) => {
             let value = a.header_value();
-            crate::conn::http::switching_protocols(accept, &[("Sec-WebSocket-Extensions", &value)])
+            let mut headers = extra.to_vec();
+            headers.push(("Sec-WebSocket-Extensions", &value));
+            crate::conn::http::switching_protocols(accept, &headers)
         }
-        None => crate::conn::http::switching_protocols(accept, &[]),
+        None => crate::conn::http::switching_protocols(accept, extra),
     }
 }
 

@@ -186,16 +186,19 @@ fn a_connector_checks_the_servers_answer() {
 #[test]
 fn the_101_carries_the_answer() {
     const ACCEPT: &str = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
-    let plain = switching_protocols(ACCEPT, None);
+    let plain = switching_protocols(ACCEPT, None, &[]);
     assert_eq!(plain, crate::conn::http::switching_protocols(ACCEPT, &[]));
     let a = agreed(&["permessage-deflate; server_max_window_bits=12"], &config());
-    let head = switching_protocols(ACCEPT, Some(&a));
+    let proto = [("Sec-WebSocket-Protocol", "sluice.v1")];
+    let head = switching_protocols(ACCEPT, Some(&a), &proto);
     let mut headers = [httparse::EMPTY_HEADER; 8];
     let mut resp = httparse::Response::new(&mut headers);
     assert_eq!(resp.parse(&head).unwrap(), httparse::Status::Complete(head.len()));
     assert_eq!(resp.code, Some(101));
     let ext = resp.headers.iter().find(|h| h.name == "Sec-WebSocket-Extensions").unwrap();
     assert_eq!(ext.value, a.header_value().as_bytes());
+    let sub = resp.headers.iter().find(|h| h.name == "Sec-WebSocket-Protocol").unwrap();
+    assert_eq!(sub.value, b"sluice.v1");
     assert!(resp
         .headers
         .iter()

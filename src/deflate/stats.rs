@@ -13,6 +13,14 @@ pub(crate) struct Counters {
     /// Time spent compressing, in nanoseconds (a monotonic clock around each call, on the
     /// thread that compresses).
     pub(crate) compress_nanos: u64,
+    /// Messages for peers that negotiated compression sent uncompressed because they are
+    /// shorter than `[compression] min_size`.
+    pub(crate) uncompressed_small: u64,
+    /// Messages compressed but sent as they were, because compression did not make them
+    /// smaller.
+    pub(crate) uncompressed_incompressible: u64,
+    /// Messages the compressor failed on, sent uncompressed.
+    pub(crate) compress_failed: u64,
     /// Compressed messages received and inflated whole.
     pub(crate) inflated_messages: u64,
     /// Compressed payload bytes received (frame payloads, without the appended tail).
@@ -28,6 +36,7 @@ pub(crate) struct Counters {
 
 impl Counters {
     /// Every refused compressed message.
+    #[cfg(test)]
     pub(crate) fn inflate_refused(&self) -> u64 {
         self.inflate_refused_too_big + self.inflate_refused_invalid
     }

@@ -29,7 +29,7 @@ pub use history::{Sample, HISTORY_LEN};
 pub use latency::{IntervalLatency, Latency, Recorder, BUCKETS_NS, MAX_TRACKED};
 
 pub(crate) use latency::Completions;
-pub use stats::{ClusterStats, PipelineStats, QueueStats, Stats};
+pub use stats::{ClusterStats, CompressionStats, PipelineStats, QueueStats, Stats};
 pub use topics::{Drops, TopicStats, OTHER_TOPICS};
 
 pub(crate) use history::History;

@@ -105,6 +105,8 @@ pub struct Stats {
     pub connectors: Vec<crate::connector::ConnectorStats>,
     /// The cluster connection, when the relay is part of a cluster.
     pub cluster: Option<ClusterStats>,
+    /// permessage-deflate: negotiations, the shared compressor, the inflaters.
+    pub compression: CompressionStats,
 }
 
 /// A node's side of the cluster: its NATS connection and the messages it exchanged.
@@ -143,6 +145,48 @@ pub struct ClusterStats {
     pub pending_bytes: u64,
     /// Topics on a local stream now because NATS was unreachable.
     pub detached_topics: u64,
+}
+
+/// permessage-deflate (RFC 7692) since the reactor started: what was negotiated, what the one
+/// shared compressor did (once per message per window size, whatever the number of
+/// subscribers), and what was inflated or refused.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CompressionStats {
+    /// Open connections with permessage-deflate negotiated now (accepted ones and connectors').
+    pub connections: u64,
+    /// Handshakes that agreed on permessage-deflate (accepted connections and connectors).
+    pub negotiated: u64,
+    /// Upgrades whose offers were all declined (they went on uncompressed).
+    pub declined: u64,
+    /// Messages compressed, once each per window size in use.
+    pub compressed_messages: u64,
+    /// Payload bytes before compression.
+    pub compressed_bytes_in: u64,
+    /// Payload bytes after compression (frame headers not counted).
+    pub compressed_bytes_out: u64,
+    /// Time spent compressing on the reactor thread, in nanoseconds.
+    pub compress_nanos: u64,
+    /// Messages for subscribers with compression sent uncompressed: shorter than `min_size`.
+    pub uncompressed_small: u64,
+    /// Messages for subscribers with compression sent as they were: compressing did not make
+    /// them smaller.
+    pub uncompressed_incompressible: u64,
+    /// Messages for subscribers with compression the compressor failed on (sent uncompressed).
+    pub compress_failed: u64,
+    /// Compressed messages received and inflated.
+    pub inflated_messages: u64,
+    /// Compressed payload bytes received.
+    pub inflated_bytes_in: u64,
+    /// Bytes those messages inflated to.
+    pub inflated_bytes_out: u64,
+    /// Compressed messages refused because they inflate past `max_message_size` (`1009`).
+    pub inflate_refused_too_big: u64,
+    /// Compressed messages refused because they are not valid DEFLATE (`1007`).
+    pub inflate_refused_invalid: u64,
+    /// Inflaters owned by connections now (peers that keep their compression context, and
+    /// fragmented compressed messages in progress), about 46 KiB each.
+    pub context_inflaters: u64,
 }
 
 /// A bounded queue between the reactor and the workers, at the moment of the snapshot. Both

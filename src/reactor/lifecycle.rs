@@ -7,6 +7,7 @@ use std::time::Instant;
 use super::Reactor;
 use crate::conn::frames::{CloseReason, CLOSE_POLICY};
 use crate::conn::{Conn, Role, Side, State, Verdict};
+use crate::deflate::Receive;
 use crate::route::{Batch, Outlets, Router};
 use crate::topic::TopicId;
 
@@ -39,7 +40,9 @@ impl Reactor {
         }
         let conn = &mut self.conns[key];
         let publisher = conn.publisher_id();
+        let deflate = negotiated(conn.state());
         if let Some(role) = conn.begin_close(reason, discard, now, &self.policy.settings) {
+            self.observe.stats.compression.connections -= u64::from(deflate);
             self.retire(role, publisher);
         }
         self.conns.mark_dirty(key);
@@ -69,6 +72,7 @@ impl Reactor {
         let _ = self.registry.deregister(conn.stream.tcp());
         let publisher = conn.publisher_id();
         let mut state = conn.set_state(State::Closing { deadline: now });
+        self.observe.stats.compression.connections -= u64::from(negotiated(&state));
         if let State::Open(open) = &mut state {
             self.retire(std::mem::replace(&mut open.role, Role::Echo), publisher);
         }
@@ -171,4 +175,10 @@ impl Reactor {
             self.close(key, Some(&CloseReason::new(CLOSE_POLICY, why)), true, now);
         }
     }
+}
+
+/// An open connection with permessage-deflate negotiated (counted in
+/// `sluice_deflate_connections` until it leaves `Open`).
+fn negotiated(state: &State) -> bool {
+    matches!(state, State::Open(open) if open.reader.receive() != Receive::Off)
 }

@@ -60,6 +60,7 @@ use crate::clock::Clock;
 use crate::config::{check_pipelines, Config, WorkerConfig};
 use crate::conn::Conns;
 use crate::connector::table::Connectors;
+use crate::deflate::Inflate;
 use crate::endpoint::{Endpoint, Routes};
 use crate::error::Error;
 use crate::handle::{Command, Handle};
@@ -102,12 +103,14 @@ enum Phase {
 }
 
 /// Reusable buffers lent to handlers: the read buffer, the batch being published, the frames
-/// for the connection being read (echoes, pongs), the subscribers found slow.
+/// for the connection being read (echoes, pongs), the subscribers found slow, and the shared
+/// inflater of permessage-deflate (with its output buffer and counters).
 struct Scratch {
     read: Box<[u8]>,
     batch: Batch,
     reply: Vec<u8>,
     slow: Vec<usize>,
+    inflate: Inflate,
 }
 
 /// Work left over for the next loop iteration (each makes the next poll not wait).
@@ -235,15 +238,17 @@ impl Reactor {
                 config.metrics.max_topic_series,
                 Policies::new(&config.topics),
                 config.limits.max_history_bytes,
+                &config.compression,
             ),
             timers: Timers::default(),
             connectors: Connectors::default(),
-            policy: Policy::new(config.limits.clone(), routes, gate, tls),
+            policy: Policy::new(config.limits.clone(), routes, gate, tls, &config.compression),
             scratch: Scratch {
                 read: vec![0; SCRATCH_LEN].into_boxed_slice(),
                 batch: Batch::new(),
                 reply: Vec::new(),
                 slow: Vec::new(),
+                inflate: Inflate::new(),
             },
             pending: Pending::default(),
             observe: Observe {

@@ -13,7 +13,7 @@ use super::Reactor;
 use crate::conn::frames;
 use crate::conn::http::Response;
 use crate::dashboard::feed;
-use crate::metrics::{self, Drops, Stats};
+use crate::metrics::{self, CompressionStats, Drops, Stats};
 
 /// How often the history advances and the dashboard feed is pushed.
 pub(crate) const TICK: Duration = Duration::from_secs(1);
@@ -56,7 +56,32 @@ impl Reactor {
                 .cluster
                 .as_deref()
                 .map(|c| c.snapshot(self.router.detached_topics())),
+            compression: self.compression_stats(),
             ..self.observe.stats.clone()
+        }
+    }
+
+    /// permessage-deflate: the reactor's negotiation counters, the compressor's and the
+    /// inflaters'.
+    fn compression_stats(&self) -> CompressionStats {
+        let z = self.router.deflate.counters();
+        let inflate = &self.scratch.inflate;
+        let i = inflate.counters;
+        CompressionStats {
+            compressed_messages: z.compressed_messages,
+            compressed_bytes_in: z.compressed_bytes_in,
+            compressed_bytes_out: z.compressed_bytes_out,
+            compress_nanos: z.compress_nanos,
+            uncompressed_small: z.uncompressed_small,
+            uncompressed_incompressible: z.uncompressed_incompressible,
+            compress_failed: z.compress_failed,
+            inflated_messages: i.inflated_messages,
+            inflated_bytes_in: i.inflated_bytes_in,
+            inflated_bytes_out: i.inflated_bytes_out,
+            inflate_refused_too_big: i.inflate_refused_too_big,
+            inflate_refused_invalid: i.inflate_refused_invalid,
+            context_inflaters: inflate.context_inflaters() as u64,
+            ..self.observe.stats.compression
         }
     }
 

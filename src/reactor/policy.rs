@@ -1,13 +1,13 @@
 //! What may connect and how a connection is served: the limits, and what the reactor derives
 //! from them once (per-connection settings, frame limits, the rate limit), the routes, the
-//! access gate, admission and TLS.
+//! access gate, admission, TLS and the permessage-deflate negotiation.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::accept::Admission;
 use crate::access::Gate;
-use crate::config::Limits;
+use crate::config::{CompressionConfig, Limits};
 use crate::conn::frames::FrameLimits;
 use crate::conn::Settings;
 use crate::endpoint::Routes;
@@ -23,6 +23,8 @@ pub(super) struct Policy {
     pub(super) gate: Gate,
     pub(super) admission: Admission,
     pub(super) tls: Option<Arc<rustls::ServerConfig>>,
+    /// `[compression]`: what an upgrade may agree to.
+    pub(super) compression: CompressionConfig,
 }
 
 impl Policy {
@@ -31,6 +33,7 @@ impl Policy {
         routes: Routes,
         gate: Gate,
         tls: Option<Arc<rustls::ServerConfig>>,
+        compression: &CompressionConfig,
     ) -> Policy {
         Policy {
             settings: conn_settings(&limits),
@@ -41,6 +44,7 @@ impl Policy {
             routes,
             gate,
             tls,
+            compression: compression.clone(),
         }
     }
 }

@@ -15,6 +15,7 @@ use super::Reactor;
 use crate::access::Refusal;
 use crate::conn::http::{self, Parsed, Request, Response};
 use crate::conn::{Role, State, Verdict};
+use crate::deflate::{self, Agreed, Negotiation};
 use crate::endpoint::Target;
 
 impl Reactor {
@@ -171,7 +172,13 @@ impl Reactor {
         };
         let extra: &[(&str, &str)] =
             if envelope { &[("Sec-WebSocket-Protocol", ENVELOPE_PROTOCOL)] } else { &[] };
-        let head = http::switching_protocols(&accept, extra);
+        let agreed = match &target {
+            Target::Publish(_) | Target::Subscribe(_) | Target::Echo => {
+                self.negotiate_deflate(key, request)
+            }
+            _ => None,
+        };
+        let head = deflate::switching_protocols(&accept, agreed.as_ref(), extra);
         self.conns[key].out.push_essential(Arc::from(head), true);
         let role = match &target {
             Target::Publish(topic) => Role::Publish(self.router.join_publisher(topic)),
@@ -191,6 +198,13 @@ impl Reactor {
         if let (Some(exp), State::Open(open)) = (admitted.expires_unix, conn.state_mut()) {
             open.expires = Some(instant_of_unix(exp, now));
         }
+        if let (Some(a), State::Open(open)) = (agreed, conn.state_mut()) {
+            open.reader.set_receive(a.receive);
+            open.deflate = Some(a.server_bits);
+            let c = &mut self.observe.stats.compression;
+            c.negotiated += 1;
+            c.connections += 1;
+        }
         if let Target::Subscribe(list) = &target {
             let joined = self.join_all(key, list, &starts, envelope, now);
             if let State::Open(open) = self.conns[key].state_mut() {
@@ -208,6 +222,24 @@ impl Reactor {
         self.conns.mark_dirty(key);
         self.arm(key);
         Verdict::Continue
+    }
+}
+
+impl Reactor {
+    /// The permessage-deflate answer to an upgrade's offers, if one is agreed (an upgrade whose
+    /// offers are all declined goes on uncompressed, counted).
+    fn negotiate_deflate(&mut self, key: usize, request: &Request<'_>) -> Option<Agreed> {
+        let offers = request.header_values("sec-websocket-extensions");
+        match deflate::negotiate(offers, &self.policy.compression) {
+            Negotiation::Accepted(a) => Some(a),
+            Negotiation::Declined(why) => {
+                self.observe.stats.compression.declined += 1;
+                let conn = &self.conns[key];
+                log::debug!("conn {} {}: permessage-deflate declined: {why}", conn.id, conn.peer);
+                None
+            }
+            Negotiation::NotOffered => None,
+        }
     }
 }
 

@@ -109,11 +109,15 @@ impl Reactor {
         envelope: bool,
         now: Instant,
     ) -> Vec<(crate::topic::TopicId, usize)> {
+        let deflate = match self.conns[key].state() {
+            State::Open(open) => open.deflate,
+            _ => None,
+        };
         topics
             .iter()
             .zip(starts)
             .map(|(topic, &start)| {
-                let join = Join { topic, conn: key, envelope, start };
+                let join = Join { topic, conn: key, envelope, start, deflate };
                 self.route(now, |router, _, out| router.subscribe(join, out))
             })
             .collect()

@@ -6,6 +6,11 @@
 //! the read's frames are parsed (or when the batch reaches `BATCH_FLUSH`, after which parsing
 //! goes on). Echoes and pongs go to the connection's own queue, in order: echoes as data within
 //! its bound, pongs alone within the control reserve.
+//!
+//! With permessage-deflate negotiated, compressed messages are inflated as they are parsed
+//! (the reactor's shared inflater, or the connection's own when its peer keeps its context)
+//! and take the same path as any other. `/echo` answers each message as it came: compressed
+//! (with the relay's compressor) if it arrived compressed, uncompressed otherwise.
 
 use std::time::Instant;
 
@@ -97,17 +102,28 @@ impl Reactor {
             Role::Subscribe(_) | Role::Feed(_) | Role::Upstream(None) => Sink::Discard,
         };
         let (batch, reply) = (&mut self.scratch.batch, &mut self.scratch.reply);
+        let inflate = Some(&mut self.scratch.inflate);
+        let (deflate, deflater) = (open.deflate, &mut self.router.deflate);
         let mut parsed = Parsed::default();
-        let result = open.reader.process(data, &self.policy.frame_limits, |event| {
+        let result = open.reader.process_with(data, &self.policy.frame_limits, inflate, |event| {
             match event {
-                Event::Message { text, payload } => match sink {
+                Event::Message { text, payload, compressed } => match sink {
                     Sink::Discard => parsed.ignored += 1,
                     Sink::Commands if text && parsed.commands.len() < MAX_COMMANDS => {
                         parsed.commands.push(payload.to_vec())
                     }
                     Sink::Commands => parsed.ignored += 1,
                     Sink::Echo => {
-                        frames::encode_frame(reply, frames::data_opcode(text), payload, mask);
+                        // Echoed as it came: compressed if it arrived compressed.
+                        match deflate.filter(|_| compressed) {
+                            Some(bits) => deflater.push_compressed(reply, text, payload, bits),
+                            None => frames::encode_frame(
+                                reply,
+                                frames::data_opcode(text),
+                                payload,
+                                mask,
+                            ),
+                        }
                         parsed.echoed += 1;
                         if reply.len() >= BATCH_FLUSH {
                             return Flow::Pause;

@@ -397,18 +397,18 @@ impl Router {
     /// Start every subscription of `id` that waited for the topic's history.
     pub(super) fn join_waiting(&mut self, id: TopicId, out: &mut Outlets<'_>) {
         self.flush_remote(out);
-        let waiting: Vec<(usize, usize, bool, Start)> = self
+        let waiting: Vec<(usize, usize, bool, Option<u8>, Start)> = self
             .topics
             .get(id)
             .subscribers
             .iter()
             .filter_map(|(slot, s)| match s.behind.as_deref() {
-                Some(Behind::Waiting(start)) => Some((slot, s.conn, s.envelope, *start)),
+                Some(Behind::Waiting(start)) => Some((slot, s.conn, s.envelope, s.deflate, *start)),
                 _ => None,
             })
             .collect();
-        for (slot, conn, env, start) in waiting {
-            let opening = self.opening(id, conn, env, start, out);
+        for (slot, conn, env, deflate, start) in waiting {
+            let opening = self.opening(id, conn, env, deflate, start, out);
             queue_opening(out, conn, opening);
             if let Some(sub) = self.topics.get_mut(id).subscribers.get_mut(slot) {
                 sub.behind = None;

@@ -3,6 +3,10 @@
 //! any subscriber is in envelope mode), and into the buffer of every connector that sends the
 //! topic upstream.
 //!
+//! A subscriber that negotiated permessage-deflate gets the compressed variant of the same
+//! delivery for its format and window (`compressed.rs`), made once for all such subscribers.
+//! Values a behind subscriber is owed are compressed for it alone, with the same compressor.
+//!
 //! Counters are updated once per batch, not per message or per subscriber. A subscriber whose
 //! queue cannot take the batch (its bound, see `conn/out.rs`) gets the topic's slow-consumer
 //! policy (`subscriber.rs`): `close` hands it back in `Outlets::slow` for the reactor to close,
@@ -10,6 +14,7 @@
 
 use std::sync::Arc;
 
+use super::compressed::{self, Variants};
 use super::envelope::{self, Publication, WindowMeta};
 use super::stream::{Epoch, Kept};
 use super::subscriber::{Behind, Conflated, Latest, Subscriber};
@@ -17,6 +22,7 @@ use super::{Batch, Outlets, Router};
 use crate::config::SlowPolicy;
 use crate::conn::out::Stamp;
 use crate::connector::ConnectorState;
+use crate::deflate::Deflater;
 use crate::metrics::Counters;
 use crate::topic::TopicId;
 
@@ -107,8 +113,9 @@ impl Router {
         let series = &mut self.series.counters[t.series];
         let before = (series.messages_out, series.bytes_out);
         let policy = &t.policy;
+        let mut z = Compress { deflater: &mut self.deflate, variants: Variants::default() };
         for (_, sub) in t.subscribers.iter_mut() {
-            offer(sub, policy, d, out, series);
+            offer(sub, policy, d, &mut z, out, series);
         }
         self.counters.messages_out += series.messages_out - before.0;
         self.counters.bytes_out += series.bytes_out - before.1;
@@ -123,25 +130,45 @@ fn stamp(stamp_ns: Option<u64>, msgs: u64) -> Stamp {
     }
 }
 
+/// The compressor, and the compressed variants of the delivery being offered.
+struct Compress<'a> {
+    deflater: &'a mut Deflater,
+    variants: Variants,
+}
+
 /// Offer one delivery to one subscriber, applying the slow-consumer policy.
 fn offer(
     sub: &mut Subscriber,
     policy: &super::policy::TopicPolicy,
     d: &Delivery<'_>,
+    z: &mut Compress<'_>,
     out: &mut Outlets<'_>,
     series: &mut Counters,
 ) {
     let msgs = d.count;
     let frame = if sub.envelope { d.envelopes.as_ref() } else { d.raw.as_ref() };
     let Some(frame) = frame else { return };
+    let compressed;
+    let frame = match sub.deflate {
+        Some(bits) if policy.compression => {
+            compressed = z.variants.get(z.deflater, sub.envelope, bits, frame);
+            &compressed
+        }
+        _ => frame,
+    };
     if sub.behind.is_none() {
         if out.conns.queue(sub.conn, frame.clone(), d.stamp).is_ok() {
             series.messages_out += msgs;
             series.bytes_out += frame.len() as u64;
             return;
         }
-    } else if sub.is_waiting() || catch_up(sub, d, Some(frame), out, series) {
+    } else if sub.is_waiting() {
         return;
+    } else {
+        let deflate = policy.compression.then_some(&mut *z.deflater);
+        if catch_up(sub, d, Some(frame), deflate, out, series) {
+            return;
+        }
     }
     // Over its bound.
     let last = d.first + msgs - 1;
@@ -196,12 +223,14 @@ fn offer(
     }
 }
 
-/// A behind subscriber: queue what it is owed (a `gap`, or the held latest values), then
-/// `next` if given, if its queue can take all of it. True if it caught up.
+/// A behind subscriber: queue what it is owed (a `gap`, or the held latest values, compressed
+/// with `deflate` if it negotiated permessage-deflate), then `next` if given, if its queue can
+/// take all of it. True if it caught up.
 pub(super) fn catch_up(
     sub: &mut Subscriber,
     d: &Delivery<'_>,
     next: Option<&Arc<[u8]>>,
+    deflate: Option<&mut Deflater>,
     out: &mut Outlets<'_>,
     series: &mut Counters,
 ) -> bool {
@@ -241,8 +270,16 @@ pub(super) fn catch_up(
             }
         }
     }
-    let need = owed.len() + next.map_or(0, |f| f.len());
-    if need > out.conns.room(sub.conn) {
+    let room = out.conns.room(sub.conn);
+    let next_len = next.map_or(0, |f| f.len());
+    if let (Some(deflater), Some(bits)) = (deflate, sub.deflate) {
+        // Compressed only once they can go: they fit as they are, or the queue is empty (the
+        // values are not compressed again at every delivery while the subscriber is behind).
+        if owed.len() + next_len <= room || room == out.conns.bound(sub.conn) {
+            compressed::recode_in_place(deflater, &mut owed, bits);
+        }
+    }
+    if owed.len() + next_len > room {
         return false;
     }
     let owed_bytes = owed.len() as u64;

@@ -6,7 +6,9 @@
 //!                                             ├─▶ pipelines reading the topic: Pool::push (pipes.rs)
 //!                                             └─▶ fan-out (fanout.rs): offsets, history (stream.rs,
 //!                                                 history.rs), the batch shared once by every
-//!                                                 subscriber's queue in each format, the topic's
+//!                                                 subscriber's queue in each format (and, for
+//!                                                 subscribers with permessage-deflate, in each
+//!                                                 compressed variant: compressed.rs), the topic's
 //!                                                 slow-consumer policy (subscriber.rs), the sinks
 //!  results of the workers ──▶ Router::drain_results ──▶ Batch ──▶ the same publish
 //!  a new subscription ──▶ Router::subscribe (subscribe.rs): live, last N, or a resume
@@ -19,6 +21,7 @@
 
 mod batch;
 mod cluster;
+mod compressed;
 pub(crate) mod envelope;
 mod fanout;
 mod history;
@@ -42,8 +45,10 @@ use std::time::Instant;
 use crossbeam_channel::Sender;
 
 use crate::cluster::Cluster;
+use crate::config::CompressionConfig;
 use crate::conn::Conns;
 use crate::connector::table::Connectors;
+use crate::deflate::Deflater;
 use crate::metrics::{TopicStats, TopicTable};
 use crate::topic::TopicId;
 use crate::worker::Pool;
@@ -101,15 +106,19 @@ pub(crate) struct Router {
     remote: remote::Remote,
     /// Consumers to restart once the cluster connection is back in the router.
     resets: Vec<(TopicId, &'static str)>,
+    /// The one compressor of permessage-deflate, for every topic and connection (the fan-out,
+    /// replays, `/echo`).
+    pub(crate) deflate: Deflater,
 }
 
 impl Router {
     /// An empty router with at most `max_topic_series` per-topic series, the topics'
-    /// delivery settings, and the bound on their history.
+    /// delivery settings, the bound on their history, and how it compresses.
     pub(crate) fn new(
         max_topic_series: usize,
         policies: Policies,
         max_history_bytes: usize,
+        compression: &CompressionConfig,
     ) -> Router {
         Router {
             topics: Topics::default(),
@@ -128,6 +137,7 @@ impl Router {
             cluster: None,
             remote: remote::Remote::default(),
             resets: Vec::new(),
+            deflate: Deflater::new(compression),
         }
     }
 
@@ -268,7 +278,8 @@ impl Router {
             };
             let series = &mut self.series.counters[t.series];
             let before = (series.messages_out, series.bytes_out);
-            if !fanout::catch_up(sub, &d, None, out, series) {
+            let deflate = t.policy.compression.then_some(&mut self.deflate);
+            if !fanout::catch_up(sub, &d, None, deflate, out, series) {
                 if out.conns.queued(key) == 0 {
                     // What it is owed does not fit even its empty queue: it cannot catch up.
                     series.drops.slow_consumer += 1;

@@ -22,6 +22,8 @@ pub(crate) struct TopicPolicy {
     pub(crate) key: Option<KeyPath>,
     /// `latest`: keys held per behind subscriber.
     pub(crate) max_keys: usize,
+    /// Its messages are compressed for subscribers that negotiated permessage-deflate.
+    pub(crate) compression: bool,
 }
 
 impl From<&TopicConfig> for TopicPolicy {
@@ -33,6 +35,7 @@ impl From<&TopicConfig> for TopicPolicy {
             slow: c.slow,
             key: c.key.clone(),
             max_keys: c.max_keys,
+            compression: c.compression,
         }
     }
 }

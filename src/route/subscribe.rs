@@ -10,6 +10,7 @@
 
 use std::sync::Arc;
 
+use super::compressed;
 use super::envelope::{self, Publication};
 use super::stream::{Epoch, Item};
 use super::subscriber::{Behind, Subscriber};
@@ -50,6 +51,8 @@ pub(crate) struct Join<'a> {
     pub(crate) conn: usize,
     pub(crate) envelope: bool,
     pub(crate) start: Start,
+    /// The window (bits) the connection agreed on for permessage-deflate, if it did.
+    pub(crate) deflate: Option<u8>,
 }
 
 impl Router {
@@ -60,6 +63,7 @@ impl Router {
     pub(crate) fn subscribe(&mut self, join: Join<'_>, out: &mut Outlets<'_>) -> (TopicId, usize) {
         let id = self.intern(join.topic);
         let mut sub = Subscriber::new(join.conn, join.envelope);
+        sub.deflate = join.deflate;
         if self.cluster_pending(id, out.now) {
             let start = match (join.start, self.cluster_boundary(id)) {
                 (Start::Live, Some(top)) => Start::After(top),
@@ -67,7 +71,7 @@ impl Router {
             };
             sub.behind = Some(Box::new(Behind::Waiting(start)));
         } else {
-            let opening = self.opening(id, join.conn, join.envelope, join.start, out);
+            let opening = self.opening(id, join.conn, join.envelope, join.deflate, join.start, out);
             queue_opening(out, join.conn, opening);
         }
         let slot = self.topics.subscribe(id, sub);
@@ -75,12 +79,14 @@ impl Router {
     }
 
     /// What a subscription starting at `start` gets first: its control message (envelope mode)
-    /// and the replay, fitted to connection `conn`'s queue.
+    /// and the replay, fitted to connection `conn`'s queue (compressed with `deflate`'s window
+    /// when the connection agreed on it and the topic compresses).
     pub(super) fn opening(
         &mut self,
         id: TopicId,
         conn: usize,
         envelope: bool,
+        deflate: Option<u8>,
         start: Start,
         out: &Outlets<'_>,
     ) -> Vec<u8> {
@@ -89,6 +95,7 @@ impl Router {
         let (name, max_recovery) = (t.name.clone(), t.policy.max_recovery);
         // In a cluster the stream outlives this node's copy of the topic: no local ending.
         let ended = if t.link.is_some() { None } else { self.topics.ended(&name) };
+        let compress = deflate.filter(|_| t.policy.compression);
         let room = out.conns.room(conn);
         let mut opening = Vec::new();
         let last = match start {
@@ -104,7 +111,10 @@ impl Router {
             Start::Last(_) | Start::After(_) => {
                 let n = last.unwrap_or(0);
                 let from = oldest.max((top + 1).saturating_sub(n)).max(1);
-                let chunks = self.replay(id, from, top, envelope);
+                let mut chunks = self.replay(id, from, top, envelope);
+                if let Some(bits) = compress {
+                    self.compress_replay(&mut chunks, bits, room);
+                }
                 // The newest that fit (with the `subscribed` message before them).
                 let mut len = 128 + name.len();
                 let fit = chunks.iter().rev().take_while(|(_, c)| {
@@ -124,7 +134,10 @@ impl Router {
                 let answer = match decide(asked, offset, now, ended, max_recovery) {
                     Resume::Recovered { from, to } => {
                         let head = envelope::recovered(&name, epoch, from, to);
-                        let replay = self.replay(id, from, to, envelope);
+                        let mut replay = self.replay(id, from, to, envelope);
+                        if let Some(bits) = compress {
+                            self.compress_replay(&mut replay, bits, room);
+                        }
                         let bytes: usize = replay.iter().map(|(_, c)| c.len()).sum();
                         if head.len() + 8 + bytes > room {
                             Resume::Refused("too_many")
@@ -145,6 +158,19 @@ impl Router {
             }
         }
         opening
+    }
+
+    /// Compress replayed chunks for a subscriber that agreed on `window_bits`, newest first,
+    /// until they pass `room` bytes (older ones would not be sent: they do not fit).
+    fn compress_replay(&mut self, chunks: &mut [(u64, Vec<u8>)], window_bits: u8, room: usize) {
+        let mut len = 0;
+        for (_, chunk) in chunks.iter_mut().rev() {
+            compressed::recode_in_place(&mut self.deflate, chunk, window_bits);
+            len += chunk.len();
+            if len > room {
+                break;
+            }
+        }
     }
 
     /// The frames of offsets `from..=to` of `topic`'s history, one buffer per offset with its

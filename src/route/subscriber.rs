@@ -20,13 +20,16 @@ pub(crate) struct Subscriber {
     pub(crate) conn: usize,
     /// It receives `sluice.v1` envelopes (else raw payloads).
     pub(crate) envelope: bool,
+    /// The window (bits) its connection agreed on for permessage-deflate, if it did: it gets
+    /// the compressed variant of each delivery for that window.
+    pub(crate) deflate: Option<u8>,
     /// What it missed while behind, if it is.
     pub(crate) behind: Option<Box<Behind>>,
 }
 
 impl Subscriber {
     pub(crate) fn new(conn: usize, envelope: bool) -> Subscriber {
-        Subscriber { conn, envelope, behind: None }
+        Subscriber { conn, envelope, deflate: None, behind: None }
     }
 
     /// Whether it waits for its topic to be ready (it gets nothing meanwhile).

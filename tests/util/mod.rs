@@ -11,6 +11,7 @@ pub mod autobahn;
 pub mod browser;
 pub mod chaos;
 pub mod cluster;
+pub mod deflate;
 pub mod envelope;
 pub mod flink;
 pub mod nats;
@@ -165,12 +166,16 @@ pub fn expect_close<S: Read + Write>(ws: &mut WebSocket<S>) -> (CloseCode, Strin
 pub struct Raw {
     pub stream: TcpStream,
     buf: Vec<u8>,
+    /// Bytes read from the socket so far (what came over the wire).
+    pub received: u64,
 }
 
 /// A frame read by [`Raw::read_frame`].
 #[derive(Debug, PartialEq, Eq)]
 pub struct RawFrame {
     pub fin: bool,
+    /// RSV1: a compressed message's first frame (permessage-deflate).
+    pub rsv1: bool,
     pub opcode: u8,
     pub payload: Vec<u8>,
 }
@@ -183,7 +188,7 @@ impl Raw {
         stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
         stream.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
         stream.set_nodelay(true).unwrap();
-        Raw { stream, buf: Vec::new() }
+        Raw { stream, buf: Vec::new(), received: 0 }
     }
 
     /// A valid upgrade request for `path`.
@@ -211,6 +216,7 @@ impl Raw {
         let mut chunk = [0u8; 16384];
         let n = self.stream.read(&mut chunk).expect("read");
         self.buf.extend_from_slice(&chunk[..n]);
+        self.received += n as u64;
         n
     }
 
@@ -310,7 +316,8 @@ fn decode_frame(buf: &[u8]) -> Option<(RawFrame, usize)> {
     };
     let payload = buf.get(pos..pos + len)?.to_vec();
     pos += len;
-    Some((RawFrame { fin: buf[0] & 0x80 != 0, opcode: buf[0] & 0x0f, payload }, pos))
+    let (fin, rsv1, opcode) = (buf[0] & 0x80 != 0, buf[0] & 0x40 != 0, buf[0] & 0x0f);
+    Some((RawFrame { fin, rsv1, opcode, payload }, pos))
 }
 
 /// Raise this process's soft file-descriptor limit to the hard limit (for tests that open many

@@ -28,6 +28,8 @@ pub struct WsUrl {
     pub addr: SocketAddr,
     /// Path and query, starting with `/`.
     pub path: String,
+    /// Offer permessage-deflate in the upgrade request (as a browser does).
+    pub deflate: bool,
 }
 
 impl WsUrl {
@@ -54,9 +56,13 @@ impl WsUrl {
             .map_err(|e| format!("`{s}`: cannot resolve {with_port}: {e}"))?
             .next()
             .ok_or_else(|| format!("`{s}`: {with_port} resolves to no address"))?;
-        Ok(WsUrl { authority: authority.to_string(), addr, path: path.to_string() })
+        Ok(WsUrl { authority: authority.to_string(), addr, path: path.to_string(), deflate: false })
     }
 }
+
+/// The permessage-deflate offer of `--deflate`: the one Chromium makes.
+const DEFLATE_OFFER: &str =
+    "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n";
 
 /// An upgraded connection.
 #[derive(Debug)]
@@ -160,8 +166,10 @@ impl Dialer {
                 self.protocol.map_or(String::new(), |p| format!("Sec-WebSocket-Protocol: {p}\r\n"));
             let request = format!(
                 "GET {} HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-                 Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {key}\r\n{offer}\r\n",
-                url.path, url.authority
+                 Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {key}\r\n{offer}{}\r\n",
+                url.path,
+                url.authority,
+                if url.deflate { DEFLATE_OFFER } else { "" }
             );
             let entry = self.pending.vacant_entry();
             let token = Token(entry.key());

@@ -81,6 +81,8 @@ pub fn encode_masked(out: &mut Vec<u8>, opcode: u8, payload: &[u8], mask: [u8; 4
 pub struct Frame<'a> {
     /// FIN bit.
     pub fin: bool,
+    /// RSV1: a message compressed with permessage-deflate.
+    pub compressed: bool,
     /// Opcode (low 4 bits of the first byte).
     pub opcode: u8,
     /// The payload (servers do not mask).
@@ -137,7 +139,13 @@ pub fn parse(buf: &[u8]) -> Result<Option<(Frame<'_>, usize)>, FrameError> {
     if buf.len() < total {
         return Ok(None);
     }
-    Ok(Some((Frame { fin: b0 & 0x80 != 0, opcode: b0 & 0x0f, payload: &buf[head..total] }, total)))
+    let frame = Frame {
+        fin: b0 & 0x80 != 0,
+        compressed: b0 & 0x40 != 0,
+        opcode: b0 & 0x0f,
+        payload: &buf[head..total],
+    };
+    Ok(Some((frame, total)))
 }
 
 #[cfg(test)]

@@ -91,10 +91,12 @@ struct Timing {
 
 #[derive(Debug, Args)]
 struct Message {
-    /// Payload size in bytes (at least 55 for json, 46 for raw).
+    /// Payload size in bytes (at least 55 for json, 46 for raw, 77 for dashboard).
     #[arg(long, default_value = "64", value_parser = parse_count)]
     size: usize,
-    /// Payload format: json (`{"sb":"<digits>xx…"}`) or raw (`<digits>xx…`).
+    /// Payload format: json (`{"sb":"<digits>xx…"}`), raw (`<digits>xx…`) or dashboard
+    /// (`{"sb":"<digits>","rows":[{"sym":…,"bid":…,"qty":…},…]}`: JSON that compresses like a
+    /// dashboard's).
     #[arg(long, default_value = "json", value_parser = Format::parse)]
     format: Format,
     /// Send binary frames instead of text.
@@ -149,6 +151,9 @@ struct PubSubArgs {
     /// choose `sluice.v1` fails the run.
     #[arg(long)]
     envelope: bool,
+    /// Subscribers offer permessage-deflate (as browsers do) and inflate what comes compressed.
+    #[arg(long)]
+    deflate: bool,
     #[command(flatten)]
     timing: Timing,
     #[command(flatten)]
@@ -215,6 +220,9 @@ struct IdleArgs {
     /// Handshake timeout per connection.
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
     connect_timeout: Duration,
+    /// Offer permessage-deflate (as browsers do).
+    #[arg(long)]
+    deflate: bool,
     #[command(flatten)]
     output: Output,
 }
@@ -368,10 +376,12 @@ fn dispatch(command: Command, stop: Arc<AtomicBool>) -> Result<(), String> {
             if a.rate <= 0.0 {
                 return Err("--rate must be above 0 (use `flood` for as-fast-as-possible)".into());
             }
+            let mut sub = url(&a.sub_url)?;
+            sub.deflate = a.deflate;
             let mut spec = message_spec(
                 run::Kind::PubSub,
                 url(&a.pub_url)?,
-                Some(url(&a.sub_url)?),
+                Some(sub),
                 &a.timing,
                 &a.message,
                 &a.output,
@@ -411,8 +421,10 @@ fn dispatch(command: Command, stop: Arc<AtomicBool>) -> Result<(), String> {
             emit(out.summary, Some(&out.recorder), &a.output)
         }
         Command::Idle(a) => {
+            let mut target = url(&a.url)?;
+            target.deflate = a.deflate;
             let spec = idle::IdleSpec {
-                url: url(&a.url)?,
+                url: target,
                 conns: a.conns,
                 hold: a.hold,
                 pid: a.pid.map(|p| p.to_string()),

@@ -11,9 +11,11 @@
 //! └ sender id (4 digits)
 //! ```
 //!
-//! Two formats carry it: [`Format::Json`] (`{"sb":"<stamp>xxx…"}`, valid JSON for a server
-//! whose pipeline parses messages) and [`Format::Raw`] (`<stamp>xxx…`). Padding is `x` up to the
-//! requested size. The decoder looks for the first run of at least 46 digits anywhere in the
+//! Three formats carry it: [`Format::Json`] (`{"sb":"<stamp>xxx…"}`, valid JSON for a server
+//! whose pipeline parses messages), [`Format::Raw`] (`<stamp>xxx…`), both padded with `x` up to
+//! the requested size, and [`Format::Dashboard`] (`{"sb":"<stamp>","rows":[{"sym":"S000",
+//! "bid":12345.67,"qty":123},…]}`: rows of varied numbers up to the requested size, JSON that
+//! compresses like a dashboard's rather than like a run of `x`). The decoder looks for the first run of at least 46 digits anywhere in the
 //! payload, so upper-casing, re-wrapping in another JSON object, or added fields do not lose
 //! the stamp.
 
@@ -33,7 +35,12 @@ pub enum Format {
     Json,
     /// `<stamp><padding>`: at least 46 bytes.
     Raw,
+    /// `{"sb":"<stamp>","rows":[<rows>{"end":true}]}`: at least 77 bytes.
+    Dashboard,
 }
+
+const ROWS_HEAD: &[u8] = b"\",\"rows\":[";
+const ROWS_TAIL: &[u8] = b"{\"end\":true}]}";
 
 impl Format {
     /// Smallest payload this format can carry.
@@ -41,15 +48,17 @@ impl Format {
         match self {
             Format::Json => JSON_HEAD.len() + STAMP_LEN + JSON_TAIL.len(),
             Format::Raw => STAMP_LEN,
+            Format::Dashboard => JSON_HEAD.len() + STAMP_LEN + ROWS_HEAD.len() + ROWS_TAIL.len(),
         }
     }
 
-    /// Parse `json` or `raw`.
+    /// Parse `json`, `raw` or `dashboard`.
     pub fn parse(s: &str) -> Result<Format, String> {
         match s {
             "json" => Ok(Format::Json),
             "raw" => Ok(Format::Raw),
-            _ => Err(format!("unknown payload format `{s}` (use json or raw)")),
+            "dashboard" => Ok(Format::Dashboard),
+            _ => Err(format!("unknown payload format `{s}` (use json, raw or dashboard)")),
         }
     }
 }
@@ -85,9 +94,38 @@ fn get_digits(digits: &[u8]) -> u64 {
 pub fn template(format: Format, size: usize) -> Vec<u8> {
     let size = size.max(format.min_size());
     let mut p = vec![b'x'; size];
-    if format == Format::Json {
-        p[..JSON_HEAD.len()].copy_from_slice(JSON_HEAD);
-        p[size - JSON_TAIL.len()..].copy_from_slice(JSON_TAIL);
+    match format {
+        Format::Json => {
+            p[..JSON_HEAD.len()].copy_from_slice(JSON_HEAD);
+            p[size - JSON_TAIL.len()..].copy_from_slice(JSON_TAIL);
+        }
+        Format::Raw => {}
+        Format::Dashboard => {
+            p.truncate(JSON_HEAD.len() + STAMP_LEN);
+            p[..JSON_HEAD.len()].copy_from_slice(JSON_HEAD);
+            p.extend_from_slice(ROWS_HEAD);
+            // Rows of varied prices and quantities (a fixed pseudo-random sequence), then
+            // spaces (valid JSON whitespace) up to the exact size.
+            let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+            for i in 0.. {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let row = format!(
+                    "{{\"sym\":\"S{:03}\",\"bid\":{}.{:02},\"qty\":{}}},",
+                    i % 50,
+                    x % 100_000,
+                    (x >> 20) % 100,
+                    (x >> 32) % 997
+                );
+                if p.len() + row.len() + ROWS_TAIL.len() > size {
+                    break;
+                }
+                p.extend_from_slice(row.as_bytes());
+            }
+            p.resize(size - ROWS_TAIL.len(), b' ');
+            p.extend_from_slice(ROWS_TAIL);
+        }
     }
     p
 }
@@ -95,7 +133,7 @@ pub fn template(format: Format, size: usize) -> Vec<u8> {
 /// Offset of the stamp inside a payload of `format`.
 pub fn stamp_offset(format: Format) -> usize {
     match format {
-        Format::Json => JSON_HEAD.len(),
+        Format::Json | Format::Dashboard => JSON_HEAD.len(),
         Format::Raw => 0,
     }
 }
@@ -161,6 +199,23 @@ mod tests {
             assert_eq!(p.len(), 64);
             write_stamp(&mut p, stamp_offset(f), &s);
             assert_eq!(read_stamp(&p), Some(s));
+        }
+    }
+
+    #[test]
+    fn dashboard_payloads_are_json_of_the_exact_size() {
+        let s = Stamp { sender: 3, seq: 9, intended: 1_000, sent: 2_000 };
+        for size in [Format::Dashboard.min_size(), 100, 1024, 4096] {
+            let mut p = template(Format::Dashboard, size);
+            assert_eq!(p.len(), size);
+            write_stamp(&mut p, stamp_offset(Format::Dashboard), &s);
+            assert_eq!(read_stamp(&p), Some(s));
+            let v: serde_json::Value = serde_json::from_slice(&p).expect("valid JSON");
+            let rows = v["rows"].as_array().unwrap();
+            assert_eq!(rows.last().unwrap()["end"], true);
+            if size >= 1024 {
+                assert!(rows.len() > 20, "{size}: {} rows", rows.len());
+            }
         }
     }
 }

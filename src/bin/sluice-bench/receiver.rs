@@ -8,6 +8,10 @@
 //! buffer and put back in front of the next read. Subscribers answer pings with pongs; on a
 //! publisher's read half (`Drain`) everything is read and discarded so a server's pings or
 //! close frames never fill the socket.
+//!
+//! A message compressed with permessage-deflate (RSV1, after `--deflate` offered it) is inflated
+//! first, into a buffer the thread reuses: each is inflated on its own, as Sluice compresses
+//! each on its own (`server_no_context_takeover`). That is the work a browser does for it.
 
 use std::io::{self, Read, Write};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -131,6 +135,7 @@ pub fn run(plan: RxPlan) -> RxResult {
     }
     let mut rx = Rx {
         scratch: vec![0; SCRATCH].into_boxed_slice(),
+        inflate: None,
         window: plan.window,
         recorder: Recorder::default(),
         interval: plan.progress.as_ref().map(|_| Recorder::default()),
@@ -197,6 +202,8 @@ pub fn run(plan: RxPlan) -> RxResult {
 
 struct Rx {
     scratch: Box<[u8]>,
+    /// permessage-deflate: the inflater and its output, made at the first compressed message.
+    inflate: Option<(flate2::Decompress, Vec<u8>)>,
     window: Window,
     recorder: Recorder,
     interval: Option<Recorder>,
@@ -271,10 +278,10 @@ impl Rx {
     fn frames_in(&mut self, c: &mut Conn, buf: &mut [u8], now: u64) -> usize {
         let mut pos = 0;
         loop {
-            let (opcode, payload_range, total) = match frame::parse(&buf[pos..]) {
+            let (opcode, compressed, payload_range, total) = match frame::parse(&buf[pos..]) {
                 Ok(Some((f, total))) => {
                     let start = pos + total - f.payload.len();
-                    (f.opcode, start..pos + total, total)
+                    (f.opcode, f.compressed && f.fin, start..pos + total, total)
                 }
                 Ok(None) => return pos,
                 Err(e) => {
@@ -286,6 +293,18 @@ impl Rx {
             pos += total;
             let payload = &buf[payload_range];
             match opcode {
+                OP_TEXT | OP_BINARY if compressed => match self.inflated(payload) {
+                    Ok(message) => {
+                        let message = std::mem::take(message);
+                        self.message(c, &message, now);
+                        self.inflate.as_mut().expect("made by inflated").1 = message;
+                    }
+                    Err(e) => {
+                        c.closed = true;
+                        self.errors.push(format!("a compressed message does not inflate: {e}"));
+                        return buf.len();
+                    }
+                },
                 OP_TEXT | OP_BINARY | 0 => self.message(c, payload, now),
                 OP_PING if matches!(c.role, Role::Sub | Role::Envelope) => {
                     let mut pong = Vec::with_capacity(6 + payload.len());
@@ -305,6 +324,37 @@ impl Rx {
                 _ => {}
             }
         }
+    }
+
+    /// One compressed message inflated (RFC 7692 §7.2.2: its deflate stream ends with the
+    /// four bytes `00 00 ff ff`, which the sender removed).
+    fn inflated(&mut self, z: &[u8]) -> Result<&mut Vec<u8>, flate2::DecompressError> {
+        let (d, out) = self
+            .inflate
+            .get_or_insert_with(|| (flate2::Decompress::new(false), Vec::with_capacity(64 << 10)));
+        d.reset(false);
+        out.clear();
+        for input in [z, &[0, 0, 0xff, 0xff][..]] {
+            let mut input = input;
+            while !input.is_empty() {
+                if out.len() == out.capacity() {
+                    out.reserve(out.capacity().max(4096));
+                }
+                let before = d.total_in();
+                d.decompress_vec(input, out, flate2::FlushDecompress::Sync)?;
+                let used = (d.total_in() - before) as usize;
+                input = &input[used..];
+                if used == 0 && out.len() < out.capacity() {
+                    break;
+                }
+            }
+        }
+        // Output held back by a full buffer.
+        while out.len() == out.capacity() {
+            out.reserve(out.capacity().max(4096));
+            d.decompress_vec(&[], out, flate2::FlushDecompress::Sync)?;
+        }
+        Ok(out)
     }
 
     #[inline]

@@ -215,6 +215,12 @@ pub static SECTIONS: &[Section] = &[
                 doc: "With slow = \"latest\": keys held per subscriber that is behind; past it, \
                       the subscriber is closed.",
             },
+            Key {
+                name: "compression",
+                value: Value::Default(|| TopicConfig::default().compression.to_string()),
+                doc: "Compress its messages for subscribers that negotiated permessage-deflate \
+                      (see [compression]); false sends them uncompressed to everyone.",
+            },
         ],
         fields: fields_of::<TopicConfig>,
         same_as: None,

@@ -40,7 +40,7 @@ impl FrameReader {
             if text && std::str::from_utf8(message).is_err() {
                 return Err(CloseReason::new(CLOSE_INVALID, "invalid UTF-8 in text message"));
             }
-            return Ok(handler(Event::Message { text, payload: message }));
+            return Ok(handler(Event::Message { text, payload: message, compressed: true }));
         }
         let inflater = match own {
             Some(_) => None,
@@ -90,7 +90,7 @@ impl FrameReader {
         if frag.text && frag.utf8_ok != frag.buf.len() {
             return Err(CloseReason::new(CLOSE_INVALID, "invalid UTF-8 in text message"));
         }
-        Ok(handler(Event::Message { text: frag.text, payload: &frag.buf }))
+        Ok(handler(Event::Message { text: frag.text, payload: &frag.buf, compressed: true }))
     }
 }
 

@@ -42,7 +42,7 @@ fn run_with(
     let mut events = Vec::new();
     let result = r.process_with(&mut buf, &LIMITS, Some(inflate), |e| {
         events.push(match e {
-            Event::Message { text, payload } => {
+            Event::Message { text, payload, .. } => {
                 format!("{}:{}", if text { "t" } else { "b" }, String::from_utf8_lossy(payload))
             }
             Event::Ping(p) => format!("ping:{}", String::from_utf8_lossy(p)),
@@ -210,7 +210,7 @@ fn encoded_compressed_frames_round_trip_both_roles() {
     r.set_receive(Receive::Context { window_bits: 15 });
     let mut got = Vec::new();
     r.process(&mut out, &LIMITS, |e| {
-        if let Event::Message { text: false, payload } = e {
+        if let Event::Message { text: false, payload, .. } = e {
             got.extend_from_slice(payload);
         }
         Flow::Continue

@@ -25,7 +25,7 @@ fn run(input: &[u8]) -> (Result<Progress, CloseReason>, Vec<String>) {
     let mut events = Vec::new();
     let r = reader.process(&mut buf, &LIMITS, |e| {
         events.push(match e {
-            Event::Message { text, payload } => {
+            Event::Message { text, payload, .. } => {
                 format!("{}:{}", if text { "t" } else { "b" }, String::from_utf8_lossy(payload))
             }
             Event::Ping(p) => format!("ping:{}", String::from_utf8_lossy(p)),

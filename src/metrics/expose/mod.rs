@@ -12,7 +12,7 @@ use std::fmt::Write;
 
 use super::latency::{Latency, BUCKETS_NS};
 use crate::metrics::Stats;
-use subsystems::{cluster, connectors, pipelines, workers};
+use subsystems::{cluster, compression, connectors, pipelines, workers};
 
 /// The `Content-Type` of the exposition.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -204,6 +204,7 @@ pub fn render(s: &Stats) -> String {
     pipelines(w, s);
     connectors(w, s);
     cluster(w, s);
+    compression(w, s);
 
     histogram(
         w,
@@ -256,7 +257,7 @@ pub(super) fn breakdown<'a>(
 }
 
 /// A counter family with one label: `name{key="value"} n` for each pair.
-fn labelled<const N: usize>(
+pub(super) fn labelled<const N: usize>(
     w: &mut String,
     name: &str,
     help: &str,

@@ -1,10 +1,10 @@
 //! The families of the subsystems that run beside the relay's core: the worker queues, the
-//! pipelines and the upstream connectors. One series per worker, pipeline or connector, so
-//! their cardinality is bounded by the configuration.
+//! pipelines, the upstream connectors and permessage-deflate. One series per worker, pipeline
+//! or connector, so their cardinality is bounded by the configuration.
 
 use std::fmt::Write as _;
 
-use super::{breakdown, escape, family, gauge, table};
+use super::{breakdown, escape, family, gauge, labelled, table};
 use crate::metrics::Stats;
 use crate::ops::PipelineCounters;
 
@@ -226,5 +226,78 @@ pub(super) fn cluster(w: &mut String, s: &Stats) {
                 |c| c.detached_topics,
             ),
         ],
+    );
+}
+
+/// permessage-deflate: negotiations, the shared compressor, the inflaters.
+pub(super) fn compression(w: &mut String, s: &Stats) {
+    let c = &s.compression;
+    gauge(
+        w,
+        "sluice_deflate_connections",
+        "Open connections with permessage-deflate negotiated now.",
+        c.connections,
+    );
+    labelled(
+        w,
+        "sluice_deflate_negotiations_total",
+        "permessage-deflate offers accepted, and upgrades whose offers were all declined (they went on uncompressed).",
+        "result",
+        [("accepted", c.negotiated), ("declined", c.declined)],
+    );
+    labelled(
+        w,
+        "sluice_deflate_messages_total",
+        "Messages compressed (once per message and window size, whatever the number of subscribers), and compressed messages received and inflated.",
+        "direction",
+        [("compress", c.compressed_messages), ("inflate", c.inflated_messages)],
+    );
+    family(
+        w,
+        "sluice_deflate_bytes_total",
+        "counter",
+        "Payload bytes into and out of the compressor (compress: in = raw, out = compressed) and the inflaters (inflate: in = compressed, out = raw).",
+    );
+    for (direction, stage, n) in [
+        ("compress", "in", c.compressed_bytes_in),
+        ("compress", "out", c.compressed_bytes_out),
+        ("inflate", "in", c.inflated_bytes_in),
+        ("inflate", "out", c.inflated_bytes_out),
+    ] {
+        let _ = writeln!(
+            w,
+            "sluice_deflate_bytes_total{{direction=\"{direction}\",stage=\"{stage}\"}} {n}"
+        );
+    }
+    family(
+        w,
+        "sluice_deflate_compress_seconds_total",
+        "counter",
+        "Time the reactor thread spent compressing.",
+    );
+    let _ = writeln!(w, "sluice_deflate_compress_seconds_total {}", c.compress_nanos as f64 / 1e9);
+    labelled(
+        w,
+        "sluice_deflate_uncompressed_total",
+        "Messages for subscribers with permessage-deflate sent uncompressed, by reason: below min_size, not smaller compressed, compressor error.",
+        "reason",
+        [
+            ("small", c.uncompressed_small),
+            ("incompressible", c.uncompressed_incompressible),
+            ("error", c.compress_failed),
+        ],
+    );
+    labelled(
+        w,
+        "sluice_deflate_inflate_refused_total",
+        "Compressed messages refused: inflating past max_message_size (1009), or not valid DEFLATE (1007).",
+        "reason",
+        [("too_big", c.inflate_refused_too_big), ("invalid", c.inflate_refused_invalid)],
+    );
+    gauge(
+        w,
+        "sluice_deflate_context_inflaters",
+        "Inflaters owned by connections now (peers keeping their compression context, fragmented compressed messages in progress), about 46 KiB each.",
+        c.context_inflaters,
     );
 }

@@ -18,6 +18,7 @@ use crate::connector::handshake;
 use crate::connector::status::StatusEvent;
 use crate::connector::table::{Connectors, Live};
 use crate::connector::ConnectorState;
+use crate::deflate::Receive;
 use crate::route::Loss;
 
 impl Reactor {
@@ -44,8 +45,13 @@ impl Reactor {
         let Some(live) = self.connectors.get_mut(idx, uid) else { return Verdict::Drop };
         let ws_key = tungstenite::handshake::client::generate_key();
         let spec = &live.spec;
-        let request =
-            handshake::request(&live.url, &ws_key, spec.subprotocol.as_deref(), &spec.headers);
+        let request = handshake::request_offering(
+            &live.url,
+            &ws_key,
+            spec.subprotocol.as_deref(),
+            &spec.headers,
+            spec.compression,
+        );
         conn.out.push_essential(Arc::from(request), false);
         conn.connected(tungstenite::handshake::derive_accept_key(ws_key.as_bytes()));
         live.state = ConnectorState::Handshaking;
@@ -65,18 +71,27 @@ impl Reactor {
             return (data.len(), Verdict::Drop);
         };
         let limits = &self.policy.limits;
-        match handshake::check_response(
+        match handshake::check_response_with(
             data,
             &h.accept,
             client.subprotocol.as_deref(),
+            client.compression,
             limits.max_headers,
             limits.max_header_bytes,
         ) {
             Ok(None) => (0, Verdict::Continue),
-            Ok(Some(len)) => {
+            Ok(Some(up)) => {
                 self.upstream_open(key, now);
-                let (consumed, verdict) = self.on_frames(key, &mut data[len..], now);
-                (len + consumed, verdict)
+                if up.deflate != Receive::Off {
+                    if let State::Open(open) = self.conns[key].state_mut() {
+                        open.reader.set_receive(up.deflate);
+                        let c = &mut self.observe.stats.compression;
+                        c.negotiated += 1;
+                        c.connections += 1;
+                    }
+                }
+                let (consumed, verdict) = self.on_frames(key, &mut data[up.len..], now);
+                (up.len + consumed, verdict)
             }
             Err(e) => {
                 conn.note(e.to_string());

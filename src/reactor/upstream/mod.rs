@@ -252,6 +252,7 @@ impl Reactor {
                 publish_to: live.publish_to,
                 publisher: SOURCE_PUBLISHERS | live.uid,
                 subprotocol: spec.subprotocol.as_deref().map(Into::into),
+                compression: spec.compression,
                 connect_timeout: spec.connect_timeout,
                 ping_interval: spec.ping_interval,
                 stall_timeout: spec.stall_timeout,
