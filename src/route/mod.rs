@@ -22,6 +22,7 @@
 mod batch;
 mod cluster;
 mod compressed;
+mod consumer;
 pub(crate) mod envelope;
 mod fanout;
 mod history;
