@@ -10,6 +10,8 @@
 # relay only, for settings the base build does not have, e.g. raw mode without history against
 # a build that has none:
 #   NEW_ARGS="--config perf/configs/history-off.toml" perf/direct_cost.sh /tmp/mainbase/target/release/sluice target/release/sluice
+# BENCH_ARGS (environment, split on spaces) go to sluice-bench in every run, e.g. envelope mode
+# on both sides: BENCH_ARGS=--envelope perf/direct_cost.sh <base> <new>.
 # NEW_BENCH_ARGS (environment, split on spaces) go to sluice-bench in the new relay's runs only,
 # e.g. what envelope mode costs over raw mode, one binary against itself:
 #   NEW_BENCH_ARGS=--envelope perf/direct_cost.sh target/release/sluice target/release/sluice
@@ -33,10 +35,12 @@ BENCH=${BENCH:-target/release/sluice-bench}
 OUT=$(mktemp -d)
 for v in base new; do
   bin=$BASE; extra=(); bench_extra=()
+  read -r -a bench_extra <<< "${BENCH_ARGS:-}"
   if [ $v = new ]; then
     bin=$NEW
     read -r -a extra <<< "${NEW_ARGS:-}"
-    read -r -a bench_extra <<< "${NEW_BENCH_ARGS:-}"
+    read -r -a new_bench <<< "${NEW_BENCH_ARGS:-}"
+    bench_extra+=("${new_bench[@]}")
   fi
   for rep in $(seq 1 "$REPS"); do
     for rate in $RATES; do
