@@ -15,7 +15,7 @@ use tungstenite::Message;
 use util::cluster;
 use util::nats::NatsCluster;
 use util::windows::{cases, config, generate, Case};
-use util::{connect, watchdog, Relay, Ws};
+use util::{connect, watchdog, Relay, Ws, IO_TIMEOUT};
 
 const NODES: [&str; 3] = ["a", "b", "c"];
 /// Far past every generated timestamp: one event there fires every window.
@@ -62,8 +62,15 @@ struct Outcome {
 fn collect(ws: &mut Ws) -> Outcome {
     let mut o = Outcome::default();
     let mut left = markers();
+    if let tungstenite::stream::MaybeTlsStream::Plain(s) = ws.get_ref() {
+        // A result that never comes fails the test with what is missing, not a hang.
+        s.set_read_timeout(Some(IO_TIMEOUT * 4)).unwrap();
+    }
     while !left.is_empty() {
-        let Message::Text(t) = ws.read().expect("read") else { continue };
+        let read = ws.read();
+        let read =
+            read.unwrap_or_else(|e| panic!("read ({e}); markers without a result: {left:?}"));
+        let Message::Text(t) = read else { continue };
         let v: Value = serde_json::from_str(&t).unwrap();
         match v.get("key").and_then(Value::as_str) {
             Some(key) if key.starts_with('~') => {
@@ -103,9 +110,11 @@ fn run(
         // In a batch of its own on every node: the late events of the batches before it are
         // out before the markers' results.
         for r in relays {
-            r.wait_stats("the case's events routed", |s| {
+            let s = r.wait_stats("the case's events routed", |s| {
                 s.pipelines.iter().any(|p| p.name == c.id && p.messages_in == lines.len() as u64)
             });
+            let dropped: u64 = s.pipelines.iter().map(|p| p.dropped_full).sum();
+            assert_eq!(dropped, 0, "a worker queue dropped events: raise [workers] queue");
         }
         p.send(Message::text(end)).unwrap();
     }
@@ -117,10 +126,15 @@ fn three_nodes_window_as_one() {
     watchdog(900, || {
         let cases = cases();
         // Every stream keeps a whole case: a node that reads a burst late still reads all of it
-        // (what leaves the stream first is lost to its pipelines, counted as `expired`).
+        // (what leaves the stream first is lost to its pipelines, counted as `expired`); a
+        // worker that falls behind a burst (a busy machine) queues it rather than dropping it.
         let pipelines = format!(
             "[[topic]]\nmatch = \"*\"\nhistory = {{ size = 100000, ttl = \"10m\" }}\n{}",
-            config(&cases, |id| format!("out.{id}"))
+            config(&cases, |id| format!("out.{id}")).replacen(
+                "[workers]\n",
+                "[workers]\nqueue = 65536\n",
+                1
+            )
         );
         let alone = Relay::start_with(
             sluice::Config::from_toml_str(&format!("listen = \"127.0.0.1:0\"\n{pipelines}"), None)
