@@ -18,39 +18,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
+use util::flink::{flink_lib, java_tools};
 use util::watchdog;
 use util::windows::{cases, config, generate, Case};
 
 const JOB: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/flink/WindowJob.java");
-
-/// Flink's jars, or why they are missing.
-fn flink_lib() -> Result<PathBuf, String> {
-    if let Ok(dir) = std::env::var("FLINK_LIB") {
-        return Ok(PathBuf::from(dir));
-    }
-    let out = Command::new(util::python::python())
-        .args([
-            "-c",
-            "import os, pyflink; print(os.path.join(os.path.dirname(pyflink.__file__), 'lib'))",
-        ])
-        .output()
-        .map_err(|e| format!("python3: {e}"))?;
-    if !out.status.success() {
-        return Err("the apache-flink Python package is not installed".into());
-    }
-    let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-    if !dir.join("flink-dist-2.3.0.jar").exists() && std::fs::read_dir(&dir).is_err() {
-        return Err(format!("{} has no Flink jars", dir.display()));
-    }
-    Ok(dir)
-}
-
-fn have(tool: &str) -> Result<(), String> {
-    match Command::new(tool).arg("-version").output() {
-        Ok(o) if o.status.success() => Ok(()),
-        _ => Err(format!("`{tool}` is not installed (Java 17)")),
-    }
-}
 
 /// Compile the Flink job into `dir` unless the classes are already there for this source.
 fn compile(lib: &Path, dir: &Path) -> PathBuf {
@@ -140,7 +112,7 @@ fn replay(config: &Path, case: &Case, input: &Path, workers: usize, dir: &Path) 
 #[test]
 fn windows_match_apache_flink() {
     let ci = std::env::var("CI").is_ok_and(|v| v == "true");
-    let lib = match flink_lib().and_then(|lib| have("java").and(have("javac")).map(|()| lib)) {
+    let lib = match java_tools().and_then(|()| flink_lib()) {
         Ok(lib) => lib,
         Err(why) if ci => panic!("the Flink conformance test needs Java and Flink: {why}"),
         Err(why) => {

@@ -54,12 +54,7 @@ pub fn flink() -> Option<&'static Flink> {
 }
 
 fn setup() -> Result<Flink, String> {
-    for tool in ["java", "javac"] {
-        match Command::new(tool).arg("-version").output() {
-            Ok(o) if o.status.success() => {}
-            _ => return Err(format!("`{tool}` is not installed (Java 17)")),
-        }
-    }
+    java_tools()?;
     let lib = flink_lib()?;
     let out = Command::new(format!("{ROOT}/connectors/flink/build.sh"))
         .env("FLINK_LIB", &lib)
@@ -75,7 +70,19 @@ fn setup() -> Result<Flink, String> {
     Ok(Flink { lib, jar, classes })
 }
 
-fn flink_lib() -> Result<PathBuf, String> {
+/// `java` and `javac` answer, or which one is missing.
+pub fn java_tools() -> Result<(), String> {
+    for tool in ["java", "javac"] {
+        match Command::new(tool).arg("-version").output() {
+            Ok(o) if o.status.success() => {}
+            _ => return Err(format!("`{tool}` is not installed (Java 17)")),
+        }
+    }
+    Ok(())
+}
+
+/// Flink's jars: `FLINK_LIB`, or the `lib` directory of the installed `apache-flink` package.
+pub fn flink_lib() -> Result<PathBuf, String> {
     if let Ok(dir) = std::env::var("FLINK_LIB") {
         return Ok(PathBuf::from(dir));
     }
@@ -89,7 +96,11 @@ fn flink_lib() -> Result<PathBuf, String> {
     if !out.status.success() {
         return Err("the apache-flink Python package is not installed".into());
     }
-    Ok(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
+    let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    if !dir.join("flink-dist-2.3.0.jar").exists() && std::fs::read_dir(&dir).is_err() {
+        return Err(format!("{} has no Flink jars", dir.display()));
+    }
+    Ok(dir)
 }
 
 /// Compile the test jobs unless the classes are there for these sources and this jar.
