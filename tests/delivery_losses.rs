@@ -7,7 +7,6 @@ mod util;
 
 use std::time::Duration;
 
-use crossbeam_channel::{Receiver, Sender};
 use serde_json::json;
 use sluice::{Config, Connector, Pipeline, Reactor, Record, WorkerConfig};
 use tungstenite::Message;
@@ -17,27 +16,7 @@ use util::{connect, envelope, next_data, watchdog, Relay, IO_TIMEOUT};
 #[test]
 fn a_full_worker_queue_puts_a_gap_in_the_output_topic() {
     watchdog(120, || {
-        let (entered_tx, entered): (Sender<()>, Receiver<()>) = crossbeam_channel::unbounded();
-        let (release, release_rx): (Sender<()>, Receiver<()>) = crossbeam_channel::unbounded();
-        let config = Config {
-            workers: WorkerConfig { count: 1, queue: 1, pin: false, ..WorkerConfig::default() },
-            ..util::test_config()
-        };
-        let mut reactor = Reactor::bind(config).unwrap();
-        reactor
-            .add_pipeline(
-                Pipeline::from_topic("in")
-                    .map(move |r: Record| {
-                        if r.as_str() == Some("hold") {
-                            entered_tx.send(()).unwrap();
-                            release_rx.recv_timeout(IO_TIMEOUT).unwrap();
-                        }
-                        r
-                    })
-                    .to_topic("out"),
-            )
-            .unwrap();
-        let relay = Relay::run(reactor);
+        let util::held::Held { relay, entered, release } = util::held::start();
         let mut out = envelope::connect(&relay.url("/sub/out"));
         assert_eq!(envelope::next(&mut out)["type"], "subscribed");
         let mut publisher = connect(&relay.url("/pub/in"));

@@ -3,37 +3,15 @@
 
 mod util;
 
-use crossbeam_channel::{Receiver, Sender};
-use sluice::{Config, Pipeline, Reactor, Record, WorkerConfig};
 use tungstenite::Message;
-use util::{connect, next_data, watchdog, Relay, IO_TIMEOUT};
+use util::{connect, next_data, watchdog, IO_TIMEOUT};
 
 #[test]
 fn a_full_worker_queue_drops_newest_and_counts() {
     watchdog(120, || {
         // One worker, a queue of one batch, and an operator that holds the first message until
         // the test releases it: the worker is busy, so the queue fills.
-        let (entered_tx, entered): (Sender<()>, Receiver<()>) = crossbeam_channel::unbounded();
-        let (release, release_rx): (Sender<()>, Receiver<()>) = crossbeam_channel::unbounded();
-        let config = Config {
-            workers: WorkerConfig { count: 1, queue: 1, pin: false, ..WorkerConfig::default() },
-            ..util::test_config()
-        };
-        let mut reactor = Reactor::bind(config).unwrap();
-        reactor
-            .add_pipeline(
-                Pipeline::from_topic("in")
-                    .map(move |r: Record| {
-                        if r.as_str() == Some("hold") {
-                            entered_tx.send(()).unwrap();
-                            release_rx.recv_timeout(IO_TIMEOUT).unwrap();
-                        }
-                        r
-                    })
-                    .to_topic("out"),
-            )
-            .unwrap();
-        let relay = Relay::run(reactor);
+        let util::held::Held { relay, entered, release } = util::held::start();
         let mut out = connect(&relay.url("/sub/out"));
         let mut raw = connect(&relay.url("/sub/in"));
         let mut publisher = connect(&relay.url("/pub/in"));

@@ -14,6 +14,7 @@ pub mod cluster;
 pub mod deflate;
 pub mod envelope;
 pub mod flink;
+pub mod held;
 pub mod nats;
 pub mod proxy;
 pub mod python;
