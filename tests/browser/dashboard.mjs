@@ -14,9 +14,7 @@
 //   -> "SCREENSHOT <path>"          saved; the process exits 0
 // Any failure prints "FAIL <why>" and exits 1. Every wait is bounded.
 
-import { chromium } from "playwright-core";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { launch } from "./chromium.mjs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 
@@ -26,7 +24,6 @@ if (!base || !topic || !shot) {
   process.exit(2);
 }
 const TIMEOUT = 60_000;
-const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
 
 const lines = createInterface({ input: process.stdin });
 const queue = [];
@@ -40,23 +37,11 @@ function nextLine() {
   });
 }
 
-const userDataDir = mkdtempSync(join(tmpdir(), "sluice-chromium-"));
-let context;
+let browser;
 const problems = [];
 try {
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath,
-    headless: true,
-    viewport: { width: 1440, height: 900 },
-    deviceScaleFactor: 1,
-    args: [
-      "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    ],
-    timeout: TIMEOUT,
-  });
-  const page = context.pages()[0] || (await context.newPage());
-  page.setDefaultTimeout(TIMEOUT);
+  browser = await launch(TIMEOUT, { viewport: { width: 1440, height: 900 }, deviceScaleFactor: 1 });
+  const page = browser.page;
   // The page must load nothing from anywhere but the relay, and log no error (a CSP
   // violation or a script error shows up here).
   page.on("request", (r) => {
@@ -141,14 +126,12 @@ try {
   check();
   await page.screenshot({ path: shot, fullPage: true });
   console.log(`SCREENSHOT ${shot}`);
-  await context.close();
-  rmSync(userDataDir, { recursive: true, force: true });
+  await browser.close();
   process.exit(0);
 } catch (e) {
   console.log(`FAIL ${String(e && e.message ? e.message : e).split("\n")[0]}`);
   if (problems.length) console.log(`FAIL page problems: ${problems.join("; ")}`);
-  try { if (context) await context.close(); } catch (_) { /* already gone */ }
-  rmSync(userDataDir, { recursive: true, force: true });
+  if (browser) await browser.close();
   process.exit(1);
 }
 

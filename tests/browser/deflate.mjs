@@ -10,9 +10,7 @@
 // Any failure prints "FAIL <why>" and exits 1. Every wait is bounded; the page must throw no
 // error and its socket must stay open.
 
-import { chromium } from "playwright-core";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { launch } from "./chromium.mjs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 
@@ -22,21 +20,11 @@ if (!pageUrl) {
   process.exit(2);
 }
 const TIMEOUT = 90_000;
-const userDataDir = mkdtempSync(join(tmpdir(), "sluice-chromium-"));
 const problems = [];
-let context;
+let browser;
 try {
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    headless: true,
-    args: [
-      "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    ],
-    timeout: TIMEOUT,
-  });
-  const page = context.pages()[0] || (await context.newPage());
-  page.setDefaultTimeout(TIMEOUT);
+  browser = await launch(TIMEOUT);
+  const page = browser.page;
   page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
   page.on("response", (r) => { if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.url()}`); });
   const check = async () => {
@@ -62,12 +50,10 @@ try {
     console.log(`MESSAGES ${JSON.stringify(messages)}`);
     break;
   }
-  await context.close();
-  rmSync(userDataDir, { recursive: true, force: true });
+  await browser.close();
   process.exit(0);
 } catch (e) {
   console.log(`FAIL ${String(e && e.message || e).replace(/\n/g, " ")}`);
-  if (context) await context.close().catch(() => {});
-  rmSync(userDataDir, { recursive: true, force: true });
+  if (browser) await browser.close();
   process.exit(1);
 }

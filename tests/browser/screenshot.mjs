@@ -7,26 +7,16 @@
 // whole page. Run `cargo run --release --example demo_traffic` first to have something to show
 // (and a relay with pipelines to show the pipelines panel).
 
-import { chromium } from "playwright-core";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { launch } from "./chromium.mjs";
 
 const [base, out, topic] = process.argv.slice(2);
 if (!base || !out) {
   console.error("usage: screenshot.mjs <base-url> <out.png> [topic]");
   process.exit(2);
 }
-const dir = mkdtempSync(join(tmpdir(), "sluice-chromium-"));
-const context = await chromium.launchPersistentContext(dir, {
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  headless: true,
-  viewport: { width: 1440, height: 900 },
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
+const browser = await launch(30_000, { viewport: { width: 1440, height: 900 } });
 try {
-  const page = context.pages()[0] || (await context.newPage());
+  const page = browser.page;
   await page.goto(base + "/");
   await page.waitForSelector("#status.live", { timeout: 30_000 });
   if (topic) {
@@ -43,6 +33,5 @@ try {
   await page.screenshot({ path: out, fullPage: true });
   console.log(`saved ${out}`);
 } finally {
-  await context.close();
-  rmSync(dir, { recursive: true, force: true });
+  await browser.close();
 }

@@ -12,9 +12,7 @@
 // Any failure prints "FAIL <why>" (and the end of the page's log) and exits 1. Every wait is
 // bounded; the page must load nothing from another origin and throw no error.
 
-import { chromium } from "playwright-core";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { launch } from "./chromium.mjs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 
@@ -25,22 +23,12 @@ if (!pageUrl) {
 }
 const TIMEOUT = 90_000;
 const origin = new URL(pageUrl).origin;
-const userDataDir = mkdtempSync(join(tmpdir(), "sluice-chromium-"));
 const problems = [];
-let context;
+let browser;
 let page;
 try {
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    headless: true,
-    args: [
-      "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    ],
-    timeout: TIMEOUT,
-  });
-  page = context.pages()[0] || (await context.newPage());
-  page.setDefaultTimeout(TIMEOUT);
+  browser = await launch(TIMEOUT);
+  page = browser.page;
   page.on("request", (r) => {
     if (!r.url().startsWith(origin)) problems.push(`request to another origin: ${r.url()}`);
   });
@@ -74,8 +62,7 @@ try {
       throw new Error(`unknown command: ${line}`);
     }
   }
-  await context.close();
-  rmSync(userDataDir, { recursive: true, force: true });
+  await browser.close();
   process.exit(0);
 } catch (e) {
   console.log(`FAIL ${String(e && e.message ? e.message : e).split("\n")[0]}`);
@@ -84,7 +71,6 @@ try {
     const tail = await page.evaluate(() => window.sluiceTest.log.slice(-40));
     console.log(`FAIL the page's last events: ${JSON.stringify(tail)}`);
   } catch (_) { /* no page */ }
-  try { if (context) await context.close(); } catch (_) { /* already gone */ }
-  rmSync(userDataDir, { recursive: true, force: true });
+  if (browser) await browser.close();
   process.exit(1);
 }

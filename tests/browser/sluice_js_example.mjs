@@ -10,9 +10,7 @@
 // Any failure prints "FAIL <why>" (and the page's log) and exits 1. Every wait is bounded; the
 // page must load nothing from another origin and throw no error.
 
-import { chromium } from "playwright-core";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { launch } from "./chromium.mjs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 
@@ -23,22 +21,12 @@ if (!pageUrl) {
 }
 const TIMEOUT = 90_000;
 const origin = new URL(pageUrl).origin;
-const userDataDir = mkdtempSync(join(tmpdir(), "sluice-chromium-"));
 const problems = [];
-let context;
+let browser;
 let page;
 try {
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    headless: true,
-    args: [
-      "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    ],
-    timeout: TIMEOUT,
-  });
-  page = context.pages()[0] || (await context.newPage());
-  page.setDefaultTimeout(TIMEOUT);
+  browser = await launch(TIMEOUT);
+  page = browser.page;
   page.on("request", (r) => {
     if (!r.url().startsWith(origin)) problems.push(`request to another origin: ${r.url()}`);
   });
@@ -63,8 +51,7 @@ try {
       throw new Error(`unknown command: ${line}`);
     }
   }
-  await context.close();
-  rmSync(userDataDir, { recursive: true, force: true });
+  await browser.close();
   process.exit(0);
 } catch (e) {
   console.log(`FAIL ${String(e && e.message ? e.message : e).split("\n")[0]}`);
@@ -73,7 +60,6 @@ try {
     const lines = await page.evaluate(() => [...document.querySelectorAll("#log li")].map((li) => li.textContent));
     console.log(`FAIL the page shows: ${JSON.stringify(lines)}`);
   } catch (_) { /* no page */ }
-  try { if (context) await context.close(); } catch (_) { /* already gone */ }
-  rmSync(userDataDir, { recursive: true, force: true });
+  if (browser) await browser.close();
   process.exit(1);
 }

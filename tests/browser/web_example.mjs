@@ -9,9 +9,7 @@
 // Prints "OK <results> <keys>" then "SCREENSHOT <path>" and exits 0; any failure prints
 // "FAIL <why>" and exits 1. Every wait is bounded.
 
-import { chromium } from "playwright-core";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { launch } from "./chromium.mjs";
 import { join } from "node:path";
 
 const [pageUrl, minArg, shot] = process.argv.slice(2);
@@ -22,23 +20,11 @@ if (!pageUrl || !(min > 0) || !shot) {
 }
 const TIMEOUT = 90_000;
 const origin = new URL(pageUrl).origin;
-const userDataDir = mkdtempSync(join(tmpdir(), "sluice-chromium-"));
 const problems = [];
-let context;
+let browser;
 try {
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    headless: true,
-    viewport: { width: 1200, height: 540 },
-    deviceScaleFactor: 1,
-    args: [
-      "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    ],
-    timeout: TIMEOUT,
-  });
-  const page = context.pages()[0] || (await context.newPage());
-  page.setDefaultTimeout(TIMEOUT);
+  browser = await launch(TIMEOUT, { viewport: { width: 1200, height: 540 }, deviceScaleFactor: 1 });
+  const page = browser.page;
   page.on("request", (r) => {
     const u = r.url();
     if (!u.startsWith(origin) && !u.startsWith(origin.replace(/^http/, "ws"))) {
@@ -76,13 +62,11 @@ try {
   console.log(`OK ${drawn.results} ${drawn.keys}`);
   await page.screenshot({ path: shot, fullPage: true });
   console.log(`SCREENSHOT ${shot}`);
-  await context.close();
-  rmSync(userDataDir, { recursive: true, force: true });
+  await browser.close();
   process.exit(0);
 } catch (e) {
   console.log(`FAIL ${String(e && e.message ? e.message : e).split("\n")[0]}`);
   if (problems.length) console.log(`FAIL page problems: ${problems.join("; ")}`);
-  try { if (context) await context.close(); } catch (_) { /* already gone */ }
-  rmSync(userDataDir, { recursive: true, force: true });
+  if (browser) await browser.close();
   process.exit(1);
 }
