@@ -15,10 +15,8 @@
 
 mod util;
 
-use std::path::Path;
-
 use tungstenite::Message;
-use util::flink::{flink, wait_subscribers};
+use util::flink::{flink, fresh_output, wait_subscribers};
 use util::proxy::Proxy;
 use util::records::{assert_exactly, config_file, indices, publish_routed, wait_lines};
 use util::{connect, watchdog, Binary};
@@ -39,22 +37,12 @@ fn publish(relay: std::net::SocketAddr, from: u64, to: u64) {
 fn a_relay_restart_is_counted_and_the_new_stream_read_from_what_it_keeps() {
     watchdog(600, || {
         let Some(f) = flink() else { return };
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("flink-source");
-        std::fs::create_dir_all(&dir).unwrap();
-        let out = dir.join("records.txt");
-        let _ = std::fs::remove_file(&out);
+        let out = fresh_output("flink-source");
 
         let relay_a = Binary::start(&[]);
         let proxy = Proxy::start(Some(relay_a.addr));
-        let mut job = f.spawn(
-            "SluiceSourceJob",
-            &[
-                format!("url=ws://{}", proxy.addr),
-                format!("topics={}", TOPICS.join(",")),
-                format!("out={}", out.display()),
-                "parallelism=2".into(),
-            ],
-        );
+        let url = format!("ws://{}", proxy.addr);
+        let mut job = f.source_job(&url, &TOPICS, &out, &["parallelism=2"]);
         for t in TOPICS {
             wait_subscribers(relay_a.addr, t, 1, &mut job);
         }

@@ -9,11 +9,9 @@
 
 mod util;
 
-use std::path::Path;
-
 use sluice::{Config, Pipeline, Reactor, Record, WorkerConfig};
 use tungstenite::Message;
-use util::flink::{flink, wait_subscribers};
+use util::flink::{flink, fresh_output, wait_subscribers};
 use util::records::wait_lines;
 use util::{connect, watchdog, Relay};
 
@@ -21,10 +19,7 @@ use util::{connect, watchdog, Relay};
 fn a_gap_is_counted_logged_and_passed() {
     watchdog(600, || {
         let Some(f) = flink() else { return };
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("flink-source-gaps");
-        std::fs::create_dir_all(&dir).unwrap();
-        let out = dir.join("records.txt");
-        let _ = std::fs::remove_file(&out);
+        let out = fresh_output("flink-source-gaps");
 
         let config = Config {
             workers: WorkerConfig { count: 1, pin: false, ..WorkerConfig::default() },
@@ -43,14 +38,8 @@ fn a_gap_is_counted_logged_and_passed() {
             )
             .unwrap();
         let relay = Relay::run(reactor);
-        let mut job = f.spawn(
-            "SluiceSourceJob",
-            &[
-                format!("url=ws://{}", relay.addr),
-                "topics=out".into(),
-                format!("out={}", out.display()),
-            ],
-        );
+        let url = format!("ws://{}", relay.addr);
+        let mut job = f.source_job(&url, &["out"], &out, &[]);
         wait_subscribers(relay.addr, "out", 1, &mut job);
         // One at a time: what the operator has in hand when it fails is lost with it.
         let mut publisher = connect(&relay.url("/pub/in"));

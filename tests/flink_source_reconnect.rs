@@ -10,9 +10,7 @@
 
 mod util;
 
-use std::path::Path;
-
-use util::flink::{flink, subscribers, wait_subscribers, Job};
+use util::flink::{flink, fresh_output, subscribers, wait_subscribers, Job};
 use util::proxy::Proxy;
 use util::records::{assert_exactly, indices, publish_routed, wait_lines};
 use util::{connect, watchdog, Binary, IO_TIMEOUT};
@@ -40,22 +38,12 @@ fn wait_gone(relay: std::net::SocketAddr, job: &mut Job) {
 fn a_cut_subscription_resumes_where_it_was() {
     watchdog(600, || {
         let Some(f) = flink() else { return };
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("flink-source-reconnect");
-        std::fs::create_dir_all(&dir).unwrap();
-        let out = dir.join("records.txt");
-        let _ = std::fs::remove_file(&out);
+        let out = fresh_output("flink-source-reconnect");
 
         let relay = Binary::start(&[]);
         let proxy = Proxy::start(Some(relay.addr));
-        let mut job = f.spawn(
-            "SluiceSourceJob",
-            &[
-                format!("url=ws://{}", proxy.addr),
-                format!("topics={}", TOPICS.join(",")),
-                format!("out={}", out.display()),
-                "parallelism=2".into(),
-            ],
-        );
+        let url = format!("ws://{}", proxy.addr);
+        let mut job = f.source_job(&url, &TOPICS, &out, &["parallelism=2"]);
         for t in TOPICS {
             wait_subscribers(relay.addr, t, 1, &mut job);
         }

@@ -180,6 +180,27 @@ impl Flink {
         cmd.args(args);
         Job::spawn(cmd)
     }
+
+    /// Start the test job that reads `topics` from the relay at `url` with `SluiceSource` and
+    /// writes each record to `out`, with `more` arguments (`parallelism=2`…).
+    pub fn source_job(&self, url: &str, topics: &[&str], out: &Path, more: &[&str]) -> Job {
+        let mut args = vec![
+            format!("url={url}"),
+            format!("topics={}", topics.join(",")),
+            format!("out={}", out.display()),
+        ];
+        args.extend(more.iter().map(|a| a.to_string()));
+        self.spawn("SluiceSourceJob", &args)
+    }
+}
+
+/// `records.txt` in a directory of its own for test `name`, not there yet.
+pub fn fresh_output(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("records.txt");
+    let _ = std::fs::remove_file(&out);
+    out
 }
 
 /// A running job (a `java` or `python3` process), killed when dropped.
